@@ -1,0 +1,117 @@
+"""Per-iteration kernel time: compiled vs NumPy twin vs the memory-read floor.
+
+One call of ``loss_gradient`` is one gradient-descent iteration's worth of
+work over the data. Three candidates are timed in turn, in one process, on the
+same arrays (median of several rounds after a warm-up):
+
+* ``cython``  the compiled kernel on one thread (and, when OpenMP is built in,
+  on all threads: ``cython_mt``);
+* ``numpy``   its NumPy twin, the fallback;
+* ``floor``   NumPy merely reading the same bytes once (``X.sum()`` and
+  ``y.sum()``): no kernel that reads all of X and y can beat it by much.
+
+Run ``python benchmarks/run.py kernels`` (see run.py for options).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fastlinreg import _kernels, _numpy_kernels
+from fastlinreg._timing import interleaved_medians
+
+FULL_SIZES = [10**4, 10**5, 10**6, 10**7]
+QUICK_SIZES = [10**4, 10**5, 10**6]
+FEATURES = [1, 10, 100]
+DTYPES = [np.float64, np.float32]
+# Skip shapes whose X would take more than this (the machine has 24 GiB and
+# other work on it).
+MAX_BYTES = 2 * 1024**3
+
+
+def run(*, quick: bool = False, repeat: int | None = None) -> list[dict[str, Any]]:
+    """Time every shape and return one record per (n, d, dtype)."""
+    sizes = QUICK_SIZES if quick else FULL_SIZES
+    repeat = repeat or (5 if quick else 9)
+    rng = np.random.default_rng(0)
+    threads = _kernels.max_threads()
+    records = []
+    for n, d, dtype in itertools.product(sizes, FEATURES, DTYPES):
+        if n * d * np.dtype(dtype).itemsize > MAX_BYTES:
+            continue
+        X = rng.standard_normal((n, d)).astype(dtype)
+        y = rng.standard_normal(n).astype(dtype)
+        coef = rng.standard_normal(d)
+        candidates = _candidates(X, y, coef, threads)
+        # Small inputs: more rounds, so each median spans a measurable time.
+        t = interleaved_medians(candidates, repeat=repeat, min_time=0.05)
+        rec: dict[str, Any] = {
+            "n": n,
+            "d": d,
+            "dtype": np.dtype(dtype).name,
+            "threads": threads,
+            "seconds": t,
+            "numpy_over_cython": t["numpy"] / t["cython"],
+            "cython_over_floor": t["cython"] / t["floor"],
+        }
+        if "cython_mt" in t:
+            rec["cython_over_cython_mt"] = t["cython"] / t["cython_mt"]
+        records.append(rec)
+    return records
+
+
+def _candidates(
+    X: np.ndarray, y: np.ndarray, coef: np.ndarray, threads: int
+) -> dict[str, Callable[[], object]]:
+    d = X.shape[1]
+    offset = np.zeros(d)
+    grad = np.empty(d)
+    out = {
+        "cython": lambda: _kernels.loss_gradient(X, y, coef, 0.5, offset, grad, 1),
+        "numpy": lambda: _numpy_kernels.loss_gradient(X, y, coef, 0.5, offset, grad, 1),
+        "floor": lambda: (X.sum(), y.sum()),
+    }
+    if _kernels.HAS_OPENMP and threads > 1:
+        out["cython_mt"] = lambda: _kernels.loss_gradient(
+            X, y, coef, 0.5, offset, grad, threads
+        )
+    return out
+
+
+def table(records: list[dict[str, Any]]) -> str:
+    """A markdown table of the records (times in ms, ratios)."""
+    has_mt = any("cython_over_cython_mt" in r for r in records)
+    head = [
+        "n",
+        "d",
+        "dtype",
+        "cython ms",
+        "numpy ms",
+        "floor ms",
+        "numpy/cython",
+        "cython/floor",
+    ]
+    if has_mt:
+        head += ["1 thr/all thr"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in records:
+        s = r["seconds"]
+        row = [
+            f"{r['n']:.0e}",
+            str(r["d"]),
+            r["dtype"],
+            f"{s['cython'] * 1e3:.3f}",
+            f"{s['numpy'] * 1e3:.3f}",
+            f"{s['floor'] * 1e3:.3f}",
+            f"{r['numpy_over_cython']:.2f}",
+            f"{r['cython_over_floor']:.2f}",
+        ]
+        if has_mt:
+            mt = r.get("cython_over_cython_mt")
+            row.append(f"{mt:.2f}" if mt else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""Run fastlinreg's benchmarks: print markdown tables, optionally write JSON.
+
+Usage::
+
+    python benchmarks/run.py [SUITE ...] [--quick] [--repeat N] [--json FILE]
+
+Suites: ``kernels`` (per-iteration kernel vs NumPy twin vs memory floor).
+With no suite named, all run. Times are medians of interleaved rounds in one
+process; on a shared machine trust the ratios, not the absolute times.
+Nothing is written unless ``--json`` names a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_kernels
+
+import fastlinreg
+from fastlinreg import _kernels
+
+SUITES = {"kernels": bench_kernels}
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "openmp_threads": _kernels.max_threads(),
+        "python": platform.python_version(),
+        "numpy": __import__("numpy").__version__,
+        "fastlinreg": fastlinreg.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "suites",
+        nargs="*",
+        metavar="SUITE",
+        help=f"which to run: {', '.join(SUITES)} (default: all)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes, fewer rounds"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="timed rounds per case"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="write the results here"
+    )
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.suites) - set(SUITES))
+    if unknown:
+        parser.error(
+            f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}"
+        )
+    info = machine()
+    print(
+        f"machine: {info['cpu']}, {info['cpus']} CPUs, "
+        f"OpenMP threads {info['openmp_threads']}, Python {info['python']}, "
+        f"NumPy {info['numpy']}"
+    )
+    results: dict[str, Any] = {"machine": info, "date": time.strftime("%Y-%m-%d")}
+    for name in args.suites or list(SUITES):
+        suite = SUITES[name]
+        records = suite.run(quick=args.quick, repeat=args.repeat)
+        print(f"\n## {name}\n")
+        print(suite.table(records))
+        results[name] = records
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

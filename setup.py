@@ -1,0 +1,149 @@
+"""Build the compiled kernels of fastlinreg.
+
+Metadata lives in pyproject.toml; this file only describes the extension.
+
+Environment variables
+---------------------
+FASTLINREG_STRICT_BUILD=1
+    A failed compile is an error. Without it the build falls back, loudly, to a
+    pure-Python package that runs the NumPy kernels. CI and cibuildwheel set it.
+FASTLINREG_NO_OPENMP=1
+    Build without OpenMP (the kernels then run on one thread).
+FASTLINREG_DEBUG=1
+    Compile with Cython's bounds and wraparound checks on and no optimisation:
+    for AddressSanitizer / valgrind runs, never for a release.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import textwrap
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+STRICT = _flag("FASTLINREG_STRICT_BUILD")
+DEBUG = _flag("FASTLINREG_DEBUG")
+
+
+def _openmp_flags(compiler_type: str) -> tuple[list[str], list[str]]:
+    """Compile and link flags that enable OpenMP, or two empty lists."""
+    if _flag("FASTLINREG_NO_OPENMP"):
+        return [], []
+    if compiler_type == "msvc":
+        return ["/openmp"], []
+    if sys.platform == "darwin":
+        # Apple clang needs libomp (Homebrew: `brew install libomp`).
+        return ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+    return ["-fopenmp"], ["-fopenmp"]
+
+
+def _compiles_with(cc: list[str], cflags: list[str], ldflags: list[str]) -> bool:
+    """True when a small OpenMP program compiles and links with these flags."""
+    source = textwrap.dedent(
+        """
+        #include <omp.h>
+        int main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }
+        """
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "omp_test.c")
+        with open(src, "w") as fh:
+            fh.write(source)
+        cmd = [*cc, *cflags, src, "-o", os.path.join(tmp, "omp_test"), *ldflags]
+        try:
+            done = subprocess.run(cmd, capture_output=True, check=False)
+        except OSError:
+            return False
+        return done.returncode == 0
+
+
+class BuildExt(build_ext):
+    """build_ext that detects OpenMP and can fall back to pure Python."""
+
+    def build_extensions(self) -> None:
+        ctype = self.compiler.compiler_type
+        cflags, ldflags = _openmp_flags(ctype)
+        use_openmp = bool(cflags)
+        if use_openmp and ctype != "msvc":
+            cc = list(self.compiler.compiler_so[:1]) or [sysconfig.get_config_var("CC")]
+            use_openmp = _compiles_with(cc, cflags, ldflags)
+        if not use_openmp and cflags:
+            print("fastlinreg: OpenMP not available, building serial kernels")
+        for ext in self.extensions:
+            if use_openmp:
+                ext.extra_compile_args += cflags
+                ext.extra_link_args += ldflags
+            ext.define_macros.append(("FASTLINREG_OPENMP", "1" if use_openmp else "0"))
+            if DEBUG and ctype != "msvc":
+                ext.extra_compile_args += ["-O0", "-g", "-fno-omit-frame-pointer"]
+        super().build_extensions()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:
+            if STRICT:
+                raise
+            _warn_fallback(exc)
+
+    def build_extension(self, ext) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            if STRICT:
+                raise
+            _warn_fallback(exc)
+
+
+def _warn_fallback(exc: BaseException) -> None:
+    bar = "*" * 78
+    print(
+        f"\n{bar}\nfastlinreg: the compiled kernels failed to build ({exc!r}).\n"
+        "The package will run the (slower) NumPy kernels. Set\n"
+        "FASTLINREG_STRICT_BUILD=1 to make this an error.\n"
+        f"{bar}\n",
+        file=sys.stderr,
+    )
+
+
+def _extensions() -> list:
+    try:
+        import numpy as np
+        from Cython.Build import cythonize
+    except ImportError as exc:
+        if STRICT:
+            raise
+        _warn_fallback(exc)
+        return []
+    from setuptools import Extension
+
+    directives = {
+        "language_level": 3,
+        "boundscheck": DEBUG,
+        "wraparound": DEBUG,
+        "initializedcheck": DEBUG,
+        "cdivision": True,
+        "embedsignature": True,
+        # Ready for free-threaded CPython; see _kernels.pyx for why it is safe.
+        "freethreading_compatible": True,
+    }
+    ext = Extension(
+        "fastlinreg._kernels",
+        ["src/fastlinreg/_kernels.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+    )
+    return cythonize([ext], compiler_directives=directives, quiet=True)
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})

@@ -1,0 +1,7 @@
+"""``python -m fastlinreg``: the command line (see :mod:`fastlinreg.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

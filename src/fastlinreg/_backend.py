@@ -1,0 +1,148 @@
+"""Which kernels run: the compiled ones or their NumPy twins.
+
+``backend="auto"`` (the default everywhere) means the value of the environment
+variable ``FASTLINREG_BACKEND`` when it is set, else the compiled kernels when
+they import, else the NumPy kernels with a single :class:`BackendWarning`.
+``"cython"`` raises when the extension is unavailable; ``"numpy"`` always works.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import warnings
+from types import ModuleType
+from typing import Literal
+
+from . import _numpy_kernels
+from ._exceptions import BackendWarning
+
+__all__ = [
+    "BACKENDS",
+    "available_backends",
+    "get_kernels",
+    "resolve_backend",
+    "resolve_n_threads",
+]
+
+BackendName = Literal["auto", "cython", "numpy"]
+BACKENDS: tuple[str, ...] = ("cython", "numpy")
+ENV_VAR = "FASTLINREG_BACKEND"
+
+# Below this many elements of X a second thread costs more than it saves.
+_THREAD_MIN_ELEMENTS = 1 << 17
+
+try:
+    from . import _kernels as _cython_kernels
+except ImportError as exc:  # pragma: no cover - exercised only without a compiler
+    _cython_kernels = None
+    _IMPORT_ERROR: ImportError | None = exc
+else:
+    _IMPORT_ERROR = None
+
+_fallback_warned = False
+
+
+def available_backends() -> tuple[str, ...]:
+    """Names of the backends that can run here, fastest first.
+
+    Returns
+    -------
+    tuple of str
+        ``("cython", "numpy")`` when the compiled kernels import, else
+        ``("numpy",)``.
+
+    Examples
+    --------
+    >>> import fastlinreg
+    >>> "numpy" in fastlinreg.available_backends()
+    True
+    """
+    return BACKENDS if _cython_kernels is not None else ("numpy",)
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """Turn ``"auto"`` (or an explicit name) into the backend that will run.
+
+    Parameters
+    ----------
+    backend : {"auto", "cython", "numpy"}
+        The requested backend.
+
+    Returns
+    -------
+    str
+        ``"cython"`` or ``"numpy"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (also in ``FASTLINREG_BACKEND``).
+    ImportError
+        When ``"cython"`` is requested and the extension is unavailable.
+    """
+    global _fallback_warned
+    if not isinstance(backend, str) or backend not in ("auto", *BACKENDS):
+        raise ValueError(
+            f"backend must be 'auto', 'cython' or 'numpy', got {backend!r}"
+        )
+    if backend == "auto":
+        env = os.environ.get(ENV_VAR, "").strip().lower()
+        if env and env != "auto":
+            if env not in BACKENDS:
+                raise ValueError(
+                    f"{ENV_VAR} must be 'auto', 'cython' or 'numpy', got {env!r}"
+                )
+            backend = env
+    if backend == "cython":
+        if _cython_kernels is None:
+            raise ImportError(
+                "the compiled fastlinreg kernels are unavailable "
+                f"({_IMPORT_ERROR}); reinstall fastlinreg with a C compiler, "
+                "or use backend='numpy'"
+            )
+        return "cython"
+    if backend == "numpy":
+        return "numpy"
+    if _cython_kernels is not None:
+        return "cython"
+    if not _fallback_warned:
+        _fallback_warned = True
+        warnings.warn(
+            f"the compiled fastlinreg kernels are unavailable ({_IMPORT_ERROR}); "
+            "using the slower NumPy fallback",
+            BackendWarning,
+            stacklevel=3,
+        )
+    return "numpy"
+
+
+def get_kernels(backend: str = "auto") -> ModuleType:
+    """The kernel module of a backend (``"auto"`` is resolved first)."""
+    name = resolve_backend(backend)
+    return _cython_kernels if name == "cython" else _numpy_kernels  # type: ignore[return-value]
+
+
+def resolve_n_threads(n_jobs: int | None, kernels: ModuleType, n_elements: int) -> int:
+    """Threads for one kernel call.
+
+    ``None`` means every thread OpenMP would use (it honours
+    ``OMP_NUM_THREADS``); a negative value counts back from the number of CPUs
+    as in joblib (``-1`` is all of them). Inputs smaller than a threshold run on
+    one thread. The result does not change the answer, only the speed.
+    """
+    if n_jobs is None:
+        wanted = kernels.max_threads()
+    elif (
+        isinstance(n_jobs, bool)
+        or not isinstance(n_jobs, numbers.Integral)
+        or n_jobs == 0
+    ):
+        raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}")
+    elif n_jobs < 0:
+        wanted = max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+    else:
+        wanted = int(n_jobs)
+    if not kernels.HAS_OPENMP or n_elements < _THREAD_MIN_ELEMENTS:
+        return 1
+    return max(1, wanted)

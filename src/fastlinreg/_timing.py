@@ -1,0 +1,51 @@
+"""Timing for the demo and the benchmarks: interleaved runs, medians.
+
+The machines this runs on are shared and noisy; absolute times drift, but
+ratios of candidates timed in turn, in one process, hold. So every candidate
+runs once per round (after a warm-up round) and the median per candidate is
+reported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+__all__ = ["interleaved_medians"]
+
+
+def interleaved_medians(
+    candidates: Mapping[str, Callable[[], object]],
+    *,
+    repeat: int = 7,
+    warmup: int = 1,
+    min_time: float = 0.0,
+) -> dict[str, float]:
+    """Median wall time (seconds) of each candidate, timed in turn.
+
+    Parameters
+    ----------
+    candidates : mapping of name to zero-argument callable
+    repeat : int, default=7
+        Timed rounds (at least this many).
+    warmup : int, default=1
+        Untimed rounds first.
+    min_time : float, default=0.0
+        Keep adding rounds until the slowest candidate's total exceeds this.
+    """
+    for _ in range(warmup):
+        for fn in candidates.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    rounds = 0
+    while rounds < repeat or max(sum(t) for t in times.values()) < min_time:
+        for name, fn in candidates.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+        rounds += 1
+        if rounds >= 10 * max(repeat, 1):
+            break
+    return {name: float(np.median(t)) for name, t in times.items()}

@@ -1,0 +1,218 @@
+"""Turning user input into arrays the kernels accept, or a clear error.
+
+The kernels trust their input (no bounds checks), so every path into them goes
+through here. The rules:
+
+* float32 and float64 stay as they are; float16 becomes float32; integers and
+  booleans become float64; anything else numeric-looking (lists, object arrays
+  of numbers, pandas frames) goes through ``np.asarray``.
+* C-contiguous arrays, read-only arrays and memory maps pass without a copy;
+  Fortran-ordered, strided or byte-swapped arrays are copied once.
+* Complex, string, sparse and other non-numeric input raise ``ValueError`` or
+  ``TypeError`` naming the problem; so do NaN/inf, empty input and mismatched
+  lengths.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._exceptions import DataConversionWarning
+
+__all__ = [
+    "check_X",
+    "check_X_y",
+    "check_finite",
+    "check_params",
+    "check_y",
+    "feature_names_of",
+]
+
+FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+
+
+def _is_sparse(obj: Any) -> bool:
+    return hasattr(obj, "nnz") and hasattr(obj, "toarray")
+
+
+def _as_float(obj: Any, name: str) -> FloatArray:
+    """``obj`` as a float32/float64 ndarray, copying only when it must."""
+    if obj is None:
+        raise ValueError(f"{name} is None; expected an array-like of numbers")
+    if _is_sparse(obj):
+        raise TypeError(
+            f"sparse input is not supported for {name}; "
+            f"pass a dense array ({name}.toarray())"
+        )
+    if isinstance(obj, str | bytes):
+        raise TypeError(f"{name} must be an array-like of numbers, got a string")
+    try:
+        arr = np.asarray(obj)
+    except (TypeError, ValueError) as exc:  # ragged lists, odd objects
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    kind = arr.dtype.kind
+    if kind == "f":
+        if arr.dtype.itemsize < 4:
+            return arr.astype(np.float32)
+        if arr.dtype.itemsize > 8:
+            return arr.astype(np.float64)
+        # A byte-swapped array gets its native twin.
+        return arr.astype(arr.dtype.newbyteorder("="), copy=False)
+    if kind in "iub":
+        return arr.astype(np.float64)
+    if kind == "c":
+        raise ValueError(f"Complex data not supported in {name}")
+    if kind == "O":
+        try:
+            return arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name} holds objects that are not numbers ({exc})"
+            ) from exc
+    raise TypeError(
+        f"{name} must hold numbers, got an array of dtype {arr.dtype} "
+        "(strings, bytes, dates and records are not accepted)"
+    )
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` when ``arr`` holds NaN or infinity.
+
+    A float64 sum is a cheap first test (no temporary of the array's size);
+    only when it is not finite are the elements inspected to say which.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(arr, axis=None, dtype=np.float64)
+    if np.isfinite(total):
+        return
+    flat = arr.reshape(-1)
+    step = 1 << 20
+    for lo in range(0, flat.size, step):
+        block = flat[lo : lo + step]
+        if np.isnan(block).any():
+            raise ValueError(f"Input {name} contains NaN.")
+        if np.isinf(block).any():
+            raise ValueError(
+                f"Input {name} contains infinity or a value too large for "
+                f"dtype('{arr.dtype}')."
+            )
+    # Finite values whose sum overflows: legal input, nothing to report.
+
+
+def check_X(X: Any, *, finite: bool = True, name: str = "X") -> FloatArray:
+    """Validate a feature matrix; a 1-D array is one feature.
+
+    Returns a C-contiguous float32 or float64 array of shape (n, d) with
+    n >= 1 and d >= 1. ``finite=False`` skips the NaN/inf scan for callers
+    that detect non-finite values in a pass they make anyway.
+    """
+    arr = _as_float(X, name)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    elif arr.ndim == 0:
+        raise ValueError(f"{name} must be a 1-D or 2-D array, got a scalar ({arr!r})")
+    elif arr.ndim > 2:
+        raise ValueError(
+            f"{name} must be a 1-D or 2-D array, got {arr.ndim} dimensions "
+            f"(shape={arr.shape})"
+        )
+    n, d = arr.shape
+    if n < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum "
+            f"of 1 is required ({name} is empty)."
+        )
+    if d < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum "
+            "of 1 is required."
+        )
+    arr = np.ascontiguousarray(arr)
+    if finite:
+        check_finite(arr, name)
+    return arr
+
+
+def check_y(y: Any, n_samples: int | None = None, *, finite: bool = True) -> FloatArray:
+    """Validate a target vector; a single column ``(n, 1)`` is flattened."""
+    if y is None:
+        raise ValueError(
+            "This estimator requires y to be passed, but the target y is None."
+        )
+    arr = _as_float(y, "y")
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; "
+            "it was flattened with y.ravel().",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"y must be 1-D (one target), got shape {arr.shape}")
+    if n_samples is not None and arr.shape[0] != n_samples:
+        raise ValueError(
+            "X and y have inconsistent numbers of samples: "
+            f"{n_samples} and {arr.shape[0]}"
+        )
+    if arr.shape[0] < 1:
+        raise ValueError(
+            "Found array with 0 sample(s) while a minimum of 1 is required "
+            "(y is empty)."
+        )
+    arr = np.ascontiguousarray(arr)
+    if finite:
+        check_finite(arr, "y")
+    return arr
+
+
+def check_X_y(X: Any, y: Any, *, finite: bool = True) -> tuple[FloatArray, FloatArray]:
+    """Validate features and target together (see :func:`check_X`)."""
+    Xa = check_X(X, finite=finite)
+    ya = check_y(y, Xa.shape[0], finite=finite)
+    return Xa, ya
+
+
+def feature_names_of(X: Any) -> np.ndarray | None:
+    """Column names of a DataFrame-like ``X`` when they are all strings."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "shape") or len(getattr(X, "shape", ())) != 2:
+        return None
+    names = list(columns)
+    if names and all(isinstance(c, str) for c in names):
+        return np.asarray(names, dtype=object)
+    return None
+
+
+def check_params(
+    *,
+    learning_rate: Any,
+    max_iter: Any,
+    tol: Any,
+    fit_intercept: Any,
+) -> None:
+    """Raise ``ValueError``/``TypeError`` for an invalid solver setting."""
+    lr_msg = f"learning_rate must be 'auto' or a positive float, got {learning_rate!r}"
+    if isinstance(learning_rate, str):
+        if learning_rate != "auto":
+            raise ValueError(lr_msg)
+    elif isinstance(learning_rate, bool) or not isinstance(
+        learning_rate, int | float | np.number
+    ):
+        raise TypeError(lr_msg)
+    elif not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(lr_msg)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer):
+        raise TypeError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if isinstance(tol, bool) or not isinstance(tol, int | float | np.number):
+        raise TypeError(f"tol must be a non-negative float, got {tol!r}")
+    if not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a non-negative finite float, got {tol!r}")
+    if not isinstance(fit_intercept, bool | np.bool_):
+        raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
