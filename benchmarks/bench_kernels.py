@@ -71,13 +71,15 @@ def _candidates(
     offset = np.zeros(d)
     grad = np.empty(d)
     out = {
-        "cython": lambda: _kernels.loss_gradient(X, y, coef, 0.5, offset, grad, 1),
-        "numpy": lambda: _numpy_kernels.loss_gradient(X, y, coef, 0.5, offset, grad, 1),
+        "cython": lambda: _kernels.loss_gradient(X, y, coef, 0.5, offset, 0.0, grad, 1),
+        "numpy": lambda: _numpy_kernels.loss_gradient(
+            X, y, coef, 0.5, offset, 0.0, grad, 1
+        ),
         "floor": lambda: (X.sum(), y.sum()),
     }
     if _kernels.HAS_OPENMP and threads > 1:
         out["cython_mt"] = lambda: _kernels.loss_gradient(
-            X, y, coef, 0.5, offset, grad, threads
+            X, y, coef, 0.5, offset, 0.0, grad, threads
         )
     return out
 

@@ -86,6 +86,7 @@ def run_loss_gradient(
     intercept: float,
     x_offset: np.ndarray | None = None,
     n_threads: int = 1,
+    y_offset: float = 0.0,
 ) -> tuple[float, np.ndarray, float]:
     """``(loss, grad_coef, grad_intercept)`` from a kernel module."""
     d = X.shape[1]
@@ -97,6 +98,7 @@ def run_loss_gradient(
         np.ascontiguousarray(coef, dtype=np.float64),
         float(intercept),
         np.ascontiguousarray(offset, dtype=np.float64),
+        float(y_offset),
         grad,
         n_threads,
     )
@@ -124,10 +126,11 @@ def reference_loss_gradient(
     coef: np.ndarray,
     intercept: float,
     x_offset: np.ndarray | None = None,
+    y_offset: float = 0.0,
 ) -> SimpleNamespace:
     """The objective in float64, with the scale of its rounding error.
 
-    ``e = y - b - (X - off) @ w``; ``loss = mean(e²)``;
+    ``e = (y - y_offset) - b - (X - off) @ w``; ``loss = mean(e²)``;
     ``grad = -2 (X - off).T @ e / n``; ``grad_b = -2 mean(e)``.
     The ``*_scale`` entries bound the magnitudes of the summed terms
     (``E = |y| + |b| + |X - off| @ |w|`` bounds ``|e|``), so a tolerance
@@ -139,8 +142,8 @@ def reference_loss_gradient(
     off = np.zeros(d) if x_offset is None else np.asarray(x_offset, dtype=np.float64)
     w = np.asarray(coef, dtype=np.float64)
     xo = Xd - off
-    e = yd - intercept - xo @ w
-    big_e = np.abs(yd) + abs(intercept) + np.abs(xo) @ np.abs(w)
+    e = (yd - y_offset) - intercept - xo @ w
+    big_e = np.abs(yd - y_offset) + abs(intercept) + np.abs(xo) @ np.abs(w)
     return SimpleNamespace(
         loss=float(e @ e) / n,
         grad=-2.0 * (xo.T @ e) / n,

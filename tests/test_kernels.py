@@ -92,6 +92,11 @@ def test_loss_gradient_matches_formula(kernels, ref, p):
     X, y, coef, b, off = arrays(p)
     got = ref.run_loss_gradient(kernels, X, y, coef, b, off, n_threads=2)
     ref.assert_loss_gradient_close(got, ref.loss_gradient(X, y, coef, b, off), RTOL)
+    # With a y offset (the estimator passes mean(y)), e = (y - y_offset) - b - ...
+    yo = float(np.mean(y, dtype=np.float64)) if p.centred else 0.0
+    got = ref.run_loss_gradient(kernels, X, y, coef, b, off, n_threads=2, y_offset=yo)
+    want = ref.loss_gradient(X, y, coef, b, off, y_offset=yo)
+    ref.assert_loss_gradient_close(got, want, RTOL)
 
 
 @with_edge_examples

@@ -13,6 +13,7 @@ def loss_gradient(
     coef: npt.NDArray[np.float64],
     intercept: float,
     x_offset: npt.NDArray[np.float64],
+    y_offset: float,
     grad_coef: npt.NDArray[np.float64],
     n_threads: int,
 ) -> tuple[float, float]: ...

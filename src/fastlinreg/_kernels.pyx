@@ -156,7 +156,7 @@ cdef inline flr_v2 _load2(const xfloat* p) noexcept nogil:
 
 
 cdef void _chunk_loss_grad_1(
-    const xfloat* X, const yfloat* y, double w, double b, double m,
+    const xfloat* X, const yfloat* y, double w, double b, double m, double yo,
     Py_ssize_t lo, Py_ssize_t hi, double* out,
 ) noexcept nogil:
     """One feature: out = [Σ e², Σ e, Σ e·(x − m)] over rows lo..hi.
@@ -168,6 +168,7 @@ cdef void _chunk_loss_grad_1(
     """
     cdef flr_v2 la, lb, ra, rb, ga, gb, xa, xb, ea, eb
     cdef flr_v2 vw = flr_splat(w), vb = flr_splat(b), vm = flr_splat(m)
+    cdef flr_v2 vyo = flr_splat(yo)
     cdef Py_ssize_t i, start, stop
     cdef Py_ssize_t end = lo + ((hi - lo) // 4) * 4
     out[0] = 0.0
@@ -181,11 +182,12 @@ cdef void _chunk_loss_grad_1(
         la = lb = ra = rb = ga = gb = flr_splat(0.0)
         i = start
         while i < stop:
-            # xc = x − m;  e = y − b − xc·w    (NumPy: e = y - b - (X[:, 0] - m) * w)
+            # xc = x − m;  e = (y − yo) − b − xc·w
+            # (NumPy: e = (y - yo) - b - (X[:, 0] - m) * w)
             xa = flr_sub(_load2(X + i), vm)
             xb = flr_sub(_load2(X + i + 2), vm)
-            ea = flr_sub(flr_sub(_load2(y + i), vb), flr_mul(xa, vw))
-            eb = flr_sub(flr_sub(_load2(y + i + 2), vb), flr_mul(xb, vw))
+            ea = flr_sub(flr_sub(flr_sub(_load2(y + i), vyo), vb), flr_mul(xa, vw))
+            eb = flr_sub(flr_sub(flr_sub(_load2(y + i + 2), vyo), vb), flr_mul(xb, vw))
             # loss += e @ e
             la = flr_add(la, flr_mul(ea, ea))
             lb = flr_add(lb, flr_mul(eb, eb))
@@ -200,11 +202,11 @@ cdef void _chunk_loss_grad_1(
         out[1] += flr_hsum(flr_add(ra, rb))
         out[2] += flr_hsum(flr_add(ga, gb))
         start = stop
-    _rows_loss_grad_1(X, y, w, b, m, end, hi, out)
+    _rows_loss_grad_1(X, y, w, b, m, yo, end, hi, out)
 
 
 cdef void _rows_loss_grad_1(
-    const xfloat* X, const yfloat* y, double w, double b, double m,
+    const xfloat* X, const yfloat* y, double w, double b, double m, double yo,
     Py_ssize_t lo, Py_ssize_t hi, double* out,
 ) noexcept nogil:
     """The plain loop of _chunk_loss_grad_1, for its leftover rows."""
@@ -212,7 +214,7 @@ cdef void _rows_loss_grad_1(
     cdef Py_ssize_t i
     for i in range(lo, hi):
         xc = X[i] - m
-        e = y[i] - b - xc * w
+        e = (y[i] - yo) - b - xc * w
         out[0] += e * e
         out[1] += e
         out[2] += e * xc
@@ -252,7 +254,7 @@ cdef inline double _dot_centred(
 
 cdef void _chunk_loss_grad_d(
     const xfloat* X, const yfloat* y, const double* w, double b, const double* m,
-    Py_ssize_t d, Py_ssize_t lo, Py_ssize_t hi, double* out, double* blk,
+    double yo, Py_ssize_t d, Py_ssize_t lo, Py_ssize_t hi, double* out, double* blk,
 ) noexcept nogil:
     """d features: out = [Σ e², Σ e, Σ e·(x_0 − m_0), ...]; blk is d scratch.
 
@@ -280,9 +282,9 @@ cdef void _chunk_loss_grad_d(
         while i < stop2:
             x0 = X + i * d
             x1 = x0 + d
-            # e_i = y_i − b − (x_i − m) @ w, for rows i and i + 1
-            e0 = y[i] - b - _dot_centred(x0, m, w, d)
-            e1 = y[i + 1] - b - _dot_centred(x1, m, w, d)
+            # e_i = (y_i − yo) − b − (x_i − m) @ w, for rows i and i + 1
+            e0 = (y[i] - yo) - b - _dot_centred(x0, m, w, d)
+            e1 = (y[i + 1] - yo) - b - _dot_centred(x1, m, w, d)
             # loss += e_i²; grad_b += e_i
             sl += e0 * e0 + e1 * e1
             sr += e0 + e1
@@ -301,7 +303,7 @@ cdef void _chunk_loss_grad_d(
             i += 2
         if i < stop:
             x0 = X + i * d
-            e0 = y[i] - b - _dot_centred(x0, m, w, d)
+            e0 = (y[i] - yo) - b - _dot_centred(x0, m, w, d)
             sl += e0 * e0
             sr += e0
             for j in range(d):
@@ -319,15 +321,17 @@ def loss_gradient(
     const double[::1] coef,
     double intercept,
     const double[::1] x_offset,
+    double y_offset,
     double[::1] grad_coef,
     int n_threads,
 ):
     """Mean squared error and its gradient in one pass over ``X`` and ``y``.
 
-    With ``e = y − intercept − (X − x_offset) @ coef``, returns
+    With ``e = (y − y_offset) − intercept − (X − x_offset) @ coef``, returns
     ``(mean(e²), −2·mean(e))`` and writes ``−2·(X − x_offset).T @ e / n`` into
-    ``grad_coef``. ``x_offset`` is zero for the plain model; the solver passes
-    the column means so that data far from zero does not cancel.
+    ``grad_coef``. The offsets are zero for the plain model; the solver passes
+    the means of X and y, so that data far from zero does not cancel and the
+    intercept keeps digits beyond those of a double of the size of y.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
     cdef Py_ssize_t k = _n_chunks(n), c, j, lo, hi
@@ -344,9 +348,11 @@ def loss_gradient(
             hi = _chunk_start(n, k, c + 1)
             if d == 1:
                 _chunk_loss_grad_1(&X[0, 0], &y[0], coef[0], intercept, x_offset[0],
+                                   y_offset,
                                    lo, hi, &part[c, 0])
             else:
                 _chunk_loss_grad_d(&X[0, 0], &y[0], &coef[0], intercept, &x_offset[0],
+                                   y_offset,
                                    d, lo, hi, &part[c, 0], &scratch[c, 0])
         # Merge the chunks in their fixed order.
         for j in range(d):
@@ -459,3 +465,205 @@ def moments(
         for c in range(k):
             _merge_moments(&count, &mean[0], &m2[0], part[c, 0],
                            &part[c, 1], &part[c, 1 + p], p)
+
+
+# --------------------------------------------------------------------------
+# Sufficient statistics of the squared loss: means and centred cross-products
+# --------------------------------------------------------------------------
+
+cdef void _merge_gram(
+    double* n_a, double* mean_a, double* c_a,
+    double n_b, const double* mean_b, const double* c_b, Py_ssize_t p,
+) noexcept nogil:
+    """Chan et al.'s pairwise update for means and centred cross-products.
+
+    C_a ← C_a + C_b + δ δᵀ · n_a n_b / n with δ = mean_b − mean_a (upper
+    triangles of row-major p × p matrices), then the means and the count.
+    """
+    cdef double n = n_a[0] + n_b, f, g
+    cdef Py_ssize_t j, k
+    if n_b == 0.0:
+        return
+    f = n_b / n
+    g = n_a[0] * f
+    for j in range(p):
+        for k in range(j, p):
+            c_a[j * p + k] += c_b[j * p + k] + (mean_b[j] - mean_a[j]) * (mean_b[k] - mean_a[k]) * g
+    for j in range(p):
+        mean_a[j] += (mean_b[j] - mean_a[j]) * f
+    n_a[0] = n
+
+
+cdef void _block_gram_1(
+    const xfloat* X, const yfloat* y, const double* shift,
+    Py_ssize_t start, Py_ssize_t stop, double* bmean, double* bc,
+) noexcept nogil:
+    """One feature: means of x − sx and y − sy over a block, and its centred
+    [[Σzx², Σzx·zy], [·, Σzy²]] in bc (2 × 2, upper triangle).
+
+    Two passes over the block (it is in cache for the second), each with two
+    2-lane accumulators per sum: rows ≡ k (mod 4) go to accumulator k.
+    """
+    cdef flr_v2 sxa, sxb, sya, syb, vmx, vmy, zxa, zxb, zya, zyb
+    cdef flr_v2 cxxa, cxxb, cxya, cxyb, cyya, cyyb
+    cdef flr_v2 vsx = flr_splat(shift[0]), vsy = flr_splat(shift[1])
+    cdef double nb = <double>(stop - start), mx, my, tx, ty
+    cdef Py_ssize_t i, j, end = start + ((stop - start) // 4) * 4
+    # bmean = [(x − sx).mean(), (y − sy).mean()]
+    sxa = sxb = sya = syb = flr_splat(0.0)
+    i = start
+    while i < end:
+        sxa = flr_add(sxa, flr_sub(_load2(X + i), vsx))
+        sxb = flr_add(sxb, flr_sub(_load2(X + i + 2), vsx))
+        sya = flr_add(sya, flr_sub(_load2(y + i), vsy))
+        syb = flr_add(syb, flr_sub(_load2(y + i + 2), vsy))
+        i += 4
+    mx = flr_hsum(flr_add(sxa, sxb))
+    my = flr_hsum(flr_add(sya, syb))
+    for j in range(end, stop):
+        mx += X[j] - shift[0]
+        my += y[j] - shift[1]
+    mx /= nb
+    my /= nb
+    bmean[0] = mx
+    bmean[1] = my
+    # bc = [[zx @ zx, zx @ zy], [., zy @ zy]], zx = (x − sx) − mx, zy = (y − sy) − my
+    vmx = flr_splat(mx)
+    vmy = flr_splat(my)
+    cxxa = cxxb = cxya = cxyb = cyya = cyyb = flr_splat(0.0)
+    i = start
+    while i < end:
+        zxa = flr_sub(flr_sub(_load2(X + i), vsx), vmx)
+        zxb = flr_sub(flr_sub(_load2(X + i + 2), vsx), vmx)
+        zya = flr_sub(flr_sub(_load2(y + i), vsy), vmy)
+        zyb = flr_sub(flr_sub(_load2(y + i + 2), vsy), vmy)
+        cxxa = flr_add(cxxa, flr_mul(zxa, zxa))
+        cxxb = flr_add(cxxb, flr_mul(zxb, zxb))
+        cxya = flr_add(cxya, flr_mul(zxa, zya))
+        cxyb = flr_add(cxyb, flr_mul(zxb, zyb))
+        cyya = flr_add(cyya, flr_mul(zya, zya))
+        cyyb = flr_add(cyyb, flr_mul(zyb, zyb))
+        i += 4
+    bc[0] = flr_hsum(flr_add(cxxa, cxxb))
+    bc[1] = flr_hsum(flr_add(cxya, cxyb))
+    bc[3] = flr_hsum(flr_add(cyya, cyyb))
+    for j in range(end, stop):
+        tx = (X[j] - shift[0]) - mx
+        ty = (y[j] - shift[1]) - my
+        bc[0] += tx * tx
+        bc[1] += tx * ty
+        bc[3] += ty * ty
+
+
+cdef void _block_gram_d(
+    const xfloat* X, const yfloat* y, const double* shift, Py_ssize_t d,
+    Py_ssize_t start, Py_ssize_t stop, double* bmean, double* bc, double* z0, double* z1,
+) noexcept nogil:
+    """d features: means of the columns of [X | y] − shift over a block, and
+    the upper triangle of its centred cross-product matrix (p × p, p = d + 1)
+    in bc. Rows go in pairs so that each pass over bc adds two outer products."""
+    cdef Py_ssize_t p = d + 1, i, j, k
+    cdef double nb = <double>(stop - start), a0, a1
+    cdef const xfloat* x
+    memset(bmean, 0, p * sizeof(double))
+    memset(bc, 0, p * p * sizeof(double))
+    # bmean = ([X | y][start:stop] − shift).mean(axis=0)
+    for i in range(start, stop):
+        x = X + i * d
+        for j in range(d):
+            bmean[j] += x[j] - shift[j]
+        bmean[d] += y[i] - shift[d]
+    for j in range(p):
+        bmean[j] /= nb
+    # bc += z_i z_iᵀ + z_{i+1} z_{i+1}ᵀ   (NumPy: Z.T @ Z, Z = block − shift − bmean)
+    i = start
+    while i < stop:
+        x = X + i * d
+        for j in range(d):
+            z0[j] = (x[j] - shift[j]) - bmean[j]
+        z0[d] = (y[i] - shift[d]) - bmean[d]
+        if i + 1 < stop:
+            x = x + d
+            for j in range(d):
+                z1[j] = (x[j] - shift[j]) - bmean[j]
+            z1[d] = (y[i + 1] - shift[d]) - bmean[d]
+        else:
+            memset(z1, 0, p * sizeof(double))
+        for j in range(p):
+            a0 = z0[j]
+            a1 = z1[j]
+            for k in range(j, p):
+                bc[j * p + k] += a0 * z0[k] + a1 * z1[k]
+        i += 2
+
+
+cdef void _chunk_gram(
+    const xfloat* X, const yfloat* y, const double* shift, Py_ssize_t d,
+    Py_ssize_t lo, Py_ssize_t hi, double* out, double* scratch,
+) noexcept nogil:
+    """out = [count, mean (p), C (p × p upper triangle)] over rows lo..hi,
+    the means relative to shift. scratch holds p·p + 3·p doubles.
+    """
+    cdef Py_ssize_t p = d + 1, start, stop
+    cdef double* bmean = scratch
+    cdef double* bc = scratch + p
+    cdef double* z0 = bc + p * p
+    cdef double* z1 = z0 + p
+    memset(out, 0, (1 + p + p * p) * sizeof(double))
+    start = lo
+    while start < hi:
+        stop = start + _BLOCK
+        if stop > hi:
+            stop = hi
+        if d == 1:
+            _block_gram_1(X, y, shift, start, stop, bmean, bc)
+        else:
+            _block_gram_d(X, y, shift, d, start, stop, bmean, bc, z0, z1)
+        _merge_gram(out, out + 1, out + 1 + p, <double>(stop - start), bmean, bc, p)
+        start = stop
+
+
+def gram(
+    const xfloat[:, ::1] X,
+    const yfloat[::1] y,
+    double[::1] mean,
+    double[:, ::1] cov,
+    int n_threads,
+):
+    """Sufficient statistics of the squared loss in one pass.
+
+    For ``Z = [X | y]`` (``p = d + 1`` columns) writes ``mean = Z.mean(axis=0)``
+    and the centred cross-products ``cov = (Z - mean).T @ (Z - mean)``
+    (``p × p``, symmetric). Everything is computed relative to the first row
+    (so block means and their differences keep their digits however far the
+    data sit from zero); blocks are centred on their own means and merged with
+    Chan's update.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], p = d + 1
+    cdef Py_ssize_t k = _n_chunks(n), c, j, m, lo, hi
+    cdef double[:, ::1] part = np.empty((k, 1 + p + p * p))
+    cdef double[:, ::1] scratch = np.empty((k, p * p + 3 * p))
+    cdef double[::1] shift = np.empty(p)
+    cdef double count = 0.0
+    for j in range(d):
+        shift[j] = X[0, j]
+    shift[d] = y[0]
+    if n_threads < 1:
+        n_threads = 1
+    if n_threads > k:
+        n_threads = <int>k
+    with nogil:
+        for c in prange(k, num_threads=n_threads, schedule="static"):
+            lo = _chunk_start(n, k, c)
+            hi = _chunk_start(n, k, c + 1)
+            _chunk_gram(&X[0, 0], &y[0], &shift[0], d, lo, hi, &part[c, 0],
+                        &scratch[c, 0])
+        memset(&mean[0], 0, p * sizeof(double))
+        memset(&cov[0, 0], 0, p * p * sizeof(double))
+        for c in range(k):
+            _merge_gram(&count, &mean[0], &cov[0, 0], part[c, 0],
+                        &part[c, 1], &part[c, 1 + p], p)
+        for j in range(p):
+            mean[j] += shift[j]
+            for m in range(j + 1, p):
+                cov[m, j] = cov[j, m]

@@ -14,7 +14,14 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["HAS_OPENMP", "loss_gradient", "max_threads", "moments", "n_chunks_for"]
+__all__ = [
+    "HAS_OPENMP",
+    "gram",
+    "loss_gradient",
+    "max_threads",
+    "moments",
+    "n_chunks_for",
+]
 
 HAS_OPENMP = False
 
@@ -47,6 +54,7 @@ def loss_gradient(
     coef: F64,
     intercept: float,
     x_offset: F64,
+    y_offset: float,
     grad_coef: F64,
     n_threads: int,
 ) -> tuple[float, float]:
@@ -60,7 +68,8 @@ def loss_gradient(
         xb = X[rows]
         if centred or xb.dtype != np.float64:
             xb = np.subtract(xb, x_offset, dtype=np.float64)
-        e = np.subtract(y[rows], intercept, dtype=np.float64)
+        e = np.subtract(y[rows], y_offset, dtype=np.float64)
+        e -= intercept
         e -= xb @ coef
         loss += float(e @ e)
         grad_intercept += float(e.sum())
@@ -95,3 +104,36 @@ def _moments_blocks(X: Array, y: Array, mean: F64, m2: F64, n: int, d: int) -> N
         mean += delta * (nb / total)
         m2 += bm2 + delta * delta * (count * nb / total)
         count = total
+
+
+def gram(X: Array, y: Array, mean: F64, cov: F64, n_threads: int) -> None:
+    """Means and centred cross-products of ``[X | y]`` (see the compiled twin).
+
+    Each block of rows is centred on its own mean and multiplied by BLAS
+    (``Z.T @ Z``); blocks are merged with Chan's update. This is also the path
+    the estimator takes for many features, where the pass is compute-bound.
+    """
+    n, d = X.shape
+    p = d + 1
+    mean[:] = 0.0
+    cov[:] = 0.0
+    count = 0.0
+    # Relative to the first row, like the compiled twin.
+    shift = np.append(X[0].astype(np.float64), float(y[0]))
+    with np.errstate(invalid="ignore", over="ignore"):
+        for rows in _row_blocks(n, p):
+            block = np.empty((rows.stop - rows.start, p))
+            block[:, :d] = X[rows]
+            block[:, d] = y[rows]
+            block -= shift
+            nb = float(block.shape[0])
+            bmean = block.mean(axis=0)
+            block -= bmean
+            total = count + nb
+            delta = bmean - mean
+            cov += block.T @ block + np.multiply.outer(delta, delta) * (
+                count * nb / total
+            )
+            mean += delta * (nb / total)
+            count = total
+    mean += shift

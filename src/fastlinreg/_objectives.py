@@ -1,0 +1,196 @@
+"""The squared-error objective as the solver sees it: ``theta -> (f, grad)``.
+
+Two ways to evaluate the same function of the same coordinates:
+
+``StreamingMSE``
+    one pass of the fused kernel over ``X`` and ``y`` per evaluation: O(n·d).
+``GramMSE``
+    from the sufficient statistics (n, the means, the centred cross-products
+    of ``[X | y]``), gathered in one pass beforehand: O(d²) per evaluation.
+
+Coordinates (``Coordinates``): ``theta = (v, c)``, where ``v`` are the
+coefficients of the standardised features ``z = (x − offset) / scale`` and
+``c`` the intercept at ``x = offset``, relative to ``y_offset`` (the mean of
+y: so ``c`` is small and keeps digits a double of the size of y would not).
+The data are never standardised: the kernels receive ``coef = v / scale`` and
+``offset``, and the chain rule maps the gradient back
+(``∂f/∂v = ∂f/∂coef / scale``). With ``offset`` the column means the Hessian
+is block diagonal, twice the correlation matrix of ``X`` and 2 for ``c``, so
+one step size suits every problem however its columns are scaled. With
+``offset = 0`` and ``scale = 1`` theta is the raw ``(coef, intercept)`` (the
+tutorial's fixed-step descent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _numpy_kernels
+from ._validation import FloatArray
+
+__all__ = [
+    "BLAS_MIN_FEATURES",
+    "Coordinates",
+    "GramMSE",
+    "StreamingMSE",
+    "SufficientStats",
+    "sufficient_stats",
+]
+
+F64 = npt.NDArray[np.float64]
+
+# From this many features on the statistics pass is compute-bound (d² products
+# a row) and BLAS, through NumPy's matmul on centred blocks, beats a hand loop.
+BLAS_MIN_FEATURES = 16
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """The map between the solver's ``theta`` and the model's coefficients."""
+
+    offset: F64
+    scale: F64
+    fit_intercept: bool
+    y_offset: float = 0.0
+
+    @property
+    def d(self) -> int:
+        return int(self.offset.shape[0])
+
+    def split(self, theta: F64) -> tuple[F64, float]:
+        """``theta`` -> (coef, intercept at x = offset, relative to y_offset)."""
+        d = self.d
+        return theta[:d] / self.scale, float(theta[d]) if self.fit_intercept else 0.0
+
+    def gradient(self, grad_coef: F64, grad_c: float) -> F64:
+        """The gradient in ``theta`` from the gradient in (coef, c)."""
+        g = grad_coef / self.scale
+        return np.append(g, grad_c) if self.fit_intercept else g
+
+    def to_theta(self, coef: F64, intercept: float) -> F64:
+        theta = coef * self.scale
+        if self.fit_intercept:
+            theta = np.append(theta, intercept + coef @ self.offset - self.y_offset)
+        return theta
+
+    def to_model(self, theta: F64) -> tuple[F64, float]:
+        coef, c = self.split(theta)
+        if not self.fit_intercept:
+            return coef, 0.0
+        return coef, (self.y_offset + c) - float(coef @ self.offset)
+
+
+class StreamingMSE:
+    """Mean squared error by one fused kernel pass over the data per call."""
+
+    def __init__(
+        self,
+        kernels: ModuleType,
+        X: FloatArray,
+        y: FloatArray,
+        coords: Coordinates,
+        n_threads: int,
+    ) -> None:
+        self.kernels = kernels
+        self.X, self.y = X, y
+        self.coords = coords
+        self.n_threads = n_threads
+        self._grad = np.empty(coords.d)
+
+    def __call__(self, theta: F64) -> tuple[float, F64]:
+        coef, c = self.coords.split(theta)
+        coords = self.coords
+        loss, grad_c = self.kernels.loss_gradient(
+            self.X,
+            self.y,
+            coef,
+            c,
+            coords.offset,
+            coords.y_offset,
+            self._grad,
+            self.n_threads,
+        )
+        return float(loss), self.coords.gradient(self._grad, grad_c)
+
+
+@dataclass(frozen=True)
+class SufficientStats:
+    """n, the means and the centred cross-products of ``[X | y]``."""
+
+    n: int
+    mean: F64  # (d + 1,): column means of X, then the mean of y
+    cov: F64  # (d + 1, d + 1): (Z − mean)ᵀ (Z − mean) for Z = [X | y]
+
+    @property
+    def d(self) -> int:
+        return int(self.mean.shape[0]) - 1
+
+    @property
+    def var(self) -> F64:
+        """Population variances of the columns of ``[X | y]``."""
+        return np.diag(self.cov) / self.n
+
+    def finite(self) -> bool:
+        return bool(np.isfinite(self.mean).all() and np.isfinite(self.cov).all())
+
+
+def sufficient_stats(
+    kernels: ModuleType, X: FloatArray, y: FloatArray, n_threads: int
+) -> SufficientStats:
+    """One pass over the data: the statistics the squared loss depends on.
+
+    Few features: the backend's ``gram`` kernel. Many: the blocked BLAS
+    computation of the NumPy module, whichever backend runs.
+    """
+    n, d = X.shape
+    mean = np.empty(d + 1)
+    cov = np.empty((d + 1, d + 1))
+    impl = _numpy_kernels if d >= BLAS_MIN_FEATURES else kernels
+    impl.gram(X, y, mean, cov, n_threads)
+    return SufficientStats(n, mean, cov)
+
+
+class GramMSE:
+    """Mean squared error from sufficient statistics: O(d²) per call.
+
+    With ``e = (y − y_offset) − c − (x − offset)·coef`` and
+    ``δ = mean_x − offset``: ``mean(e²) = (c_yy − 2 coef·c_xy +
+    coef·C_xx·coef) / n + r²`` where ``r = (mean_y − y_offset) − c − δ·coef``
+    is the mean residual; the gradient follows.
+    """
+
+    def __init__(self, stats: SufficientStats, coords: Coordinates) -> None:
+        d = stats.d
+        self.n = stats.n
+        self.cxx = stats.cov[:d, :d]
+        self.cxy = stats.cov[:d, d]
+        self.cyy = float(stats.cov[d, d])
+        self.delta = stats.mean[:d] - coords.offset
+        self.mean_y = float(stats.mean[d] - coords.y_offset)
+        self.coords = coords
+
+    def __call__(self, theta: F64) -> tuple[float, F64]:
+        coef, c = self.coords.split(theta)
+        cc = self.cxx @ coef
+        r = self.mean_y - c - float(self.delta @ coef)
+        spread = (self.cyy - 2.0 * float(coef @ self.cxy) + float(coef @ cc)) / self.n
+        loss = max(spread, 0.0) + r * r  # rounding can push the spread below 0
+        grad_coef = (2.0 / self.n) * (cc - self.cxy) - 2.0 * r * self.delta
+        return loss, self.coords.gradient(grad_coef, -2.0 * r)
+
+    def hessian(self) -> F64:
+        """The (constant) Hessian in theta."""
+        s = self.coords.scale
+        d = s.shape[0]
+        h_xx = (self.cxx / self.n + np.outer(self.delta, self.delta)) / np.outer(s, s)
+        if not self.coords.fit_intercept:
+            return 2.0 * h_xx
+        h = np.empty((d + 1, d + 1))
+        h[:d, :d] = h_xx
+        h[:d, d] = h[d, :d] = self.delta / s
+        h[d, d] = 1.0
+        return 2.0 * h

@@ -1,0 +1,259 @@
+"""The sufficient-statistics path: the gram kernels, the fits built on them,
+the solvers, determinism across threads, shifted data and float32 accuracy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastlinreg
+from fastlinreg import LinearRegression
+
+
+def reference_gram(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exactly rounded means and centred cross-products of ``[X | y]``."""
+    Z = np.column_stack([np.asarray(X, np.float64), np.asarray(y, np.float64)])
+    n, p = Z.shape
+    mean = np.array([math.fsum(c) / n for c in Z.T])
+    Zc = Z - mean
+    cov = np.array(
+        [[math.fsum(Zc[:, j] * Zc[:, k]) for k in range(p)] for j in range(p)]
+    )
+    return mean, cov
+
+
+def run_gram(kernels, X, y, n_threads=1):
+    d = X.shape[1]
+    mean = np.full(d + 1, np.nan)
+    cov = np.full((d + 1, d + 1), np.nan)
+    kernels.gram(X, y, mean, cov, n_threads)
+    return mean, cov
+
+
+def assert_gram_close(got, want, rtol):
+    mean, cov = got
+    ref_mean, ref_cov = want
+    scale = np.sqrt(np.outer(np.diag(ref_cov), np.diag(ref_cov))) + 1e-300
+    np.testing.assert_allclose(mean, ref_mean, rtol=rtol, atol=rtol * 1e-300)
+    assert np.all(np.abs(cov - ref_cov) <= rtol * scale), (cov, ref_cov)
+    np.testing.assert_array_equal(cov, cov.T)
+
+
+@given(
+    n=st.integers(1, 1500),
+    d=st.integers(1, 20),
+    x_dtype=st.sampled_from([np.float32, np.float64]),
+    y_dtype=st.sampled_from([np.float32, np.float64]),
+    shift=st.sampled_from([0.0, 1.0, -50.0, 1e6]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_gram_matches_exact_reference(kernels, n, d, x_dtype, y_dtype, shift, seed):
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d) + shift).astype(x_dtype)
+    y = (X.astype(np.float64) @ rng.normal(size=d) + rng.normal(size=n)).astype(y_dtype)
+    assert_gram_close(run_gram(kernels, X, y), reference_gram(X, y), rtol=1e-11)
+
+
+@pytest.mark.parametrize("shape", [(50_001, 1), (40_003, 3), (20_000, 17)])
+def test_gram_cython_equals_numpy(cython_kernels, numpy_kernels, shape):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=shape) + 5.0
+    y = X @ rng.normal(size=shape[1]) + rng.normal(size=shape[0])
+    assert_gram_close(
+        run_gram(cython_kernels, X, y), run_gram(numpy_kernels, X, y), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("d", [1, 5])
+def test_gram_bitwise_identical_for_any_thread_count(cython_kernels, d):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300_007, d))
+    y = rng.normal(size=300_007)
+    one = run_gram(cython_kernels, X, y, 1)
+    for threads in (2, 3, 8):
+        other = run_gram(cython_kernels, X, y, threads)
+        assert np.array_equal(one[0], other[0])
+        assert np.array_equal(one[1], other[1])
+
+
+def test_gram_read_only_and_memmap(kernels, tmp_path, ref):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(5000, 3))
+    y = rng.normal(size=5000)
+    Xm = ref.readonly_memmap(tmp_path / "X.dat", X)
+    ym = ref.readonly_memmap(tmp_path / "y.dat", y)
+    want = run_gram(kernels, X, y)
+    got = run_gram(kernels, Xm, ym)
+    assert np.array_equal(want[0], got[0])
+    assert np.array_equal(want[1], got[1])
+
+
+# --------------------------------------------------------------------------
+# Fits
+# --------------------------------------------------------------------------
+
+
+def problem(n, d, seed=0, shift=0.0, noise=0.5, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 20, d) + shift
+    y = X @ rng.uniform(-3, 3, d) + 4.0 + noise * rng.normal(size=n)
+    return X.astype(dtype), y.astype(dtype)
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("d", [1, 3, 20])
+def test_every_path_reaches_lstsq(backend, ref, precompute, solver, fit_intercept, d):
+    X, y = problem(3000, d, seed=d)
+    model = LinearRegression(
+        backend=backend,
+        precompute=precompute,
+        solver=solver,
+        fit_intercept=fit_intercept,
+    ).fit(X, y)
+    coef, intercept = ref.lstsq_fit(X, y, fit_intercept)
+    assert model.converged_, model.stop_reason_
+    assert model.precomputed_ is precompute
+    assert model.solver_ == solver
+    np.testing.assert_allclose(model.coef_, coef, rtol=1e-6, atol=1e-9)
+    assert model.intercept_ == pytest.approx(intercept, rel=1e-6, abs=1e-9)
+
+
+def test_auto_choices():
+    X, y = problem(2000, 4)
+    model = LinearRegression().fit(X, y)
+    assert model.precomputed_
+    assert model.solver_ == "nesterov"
+    model = LinearRegression(precompute=False).fit(X, y)
+    assert not model.precomputed_
+    assert model.solver_ == "gd"
+    model = LinearRegression(learning_rate=1e-3, max_iter=5, tol=0).fit(X, y)
+    assert model.solver_ == "gd"
+
+
+def test_tutorial_converges_in_a_handful_of_steps():
+    X, y = fastlinreg.make_regression(random_state=42)
+    for precompute in (True, False):
+        model = LinearRegression(precompute=precompute).fit(X, y)
+        assert model.converged_
+        assert model.n_iter_ <= 5, model.n_iter_
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_data_far_from_zero_fits_as_accurately_as_data_near_zero(ref, precompute):
+    """x around 1e9: centring inside the kernels keeps every digit we need."""
+    rng = np.random.default_rng(6)
+    x0 = rng.uniform(-10, 10, 20_000)
+    y = 7.6 * x0 - 3.3 + 3.0 * rng.normal(size=x0.size)
+    near = LinearRegression(precompute=precompute).fit(x0, y)
+    far = LinearRegression(precompute=precompute).fit(x0 + 1e9, y)
+    # The same slope; the intercept moves by -1e9 * slope.
+    assert far.coef_[0] == pytest.approx(near.coef_[0], rel=1e-7)
+    coef, _ = ref.lstsq_fit(x0, y)
+    assert far.coef_[0] == pytest.approx(coef[0], rel=1e-7)
+    pred_far = far.predict(x0 + 1e9)
+    pred_near = near.predict(x0)
+    np.testing.assert_allclose(pred_far, pred_near, rtol=0, atol=1e-5)
+
+
+def test_float32_no_upcast_and_accurate_at_ten_million_rows():
+    X64, y64 = problem(10_000_000, 1, seed=7)
+    X32, y32 = X64.astype(np.float32), y64.astype(np.float32)
+    m32 = LinearRegression().fit(X32, y32)
+    # The float64 answer on the same (rounded) data.
+    m64 = LinearRegression().fit(X32.astype(np.float64), y32.astype(np.float64))
+    assert m32.coef_.dtype == np.float32
+    np.testing.assert_allclose(m32.coef_, m64.coef_, rtol=1e-5)
+    assert float(m32.intercept_) == pytest.approx(float(m64.intercept_), rel=1e-5)
+
+
+def test_fit_is_bitwise_identical_for_any_n_jobs():
+    X, y = problem(400_000, 3, seed=8)
+    base = LinearRegression(n_jobs=1).fit(X, y)
+    for n_jobs in (2, 4, -1):
+        other = LinearRegression(n_jobs=n_jobs).fit(X, y)
+        assert np.array_equal(base.coef_, other.coef_)
+        assert base.intercept_ == other.intercept_
+        assert np.array_equal(base.loss_curve_, other.loss_curve_)
+
+
+def test_ill_conditioned_problem_nesterov_needs_fewer_iterations():
+    rng = np.random.default_rng(9)
+    z = rng.normal(size=(5000, 1))
+    X = np.column_stack([z + 0.05 * rng.normal(size=(5000, 1)) for _ in range(4)])
+    y = X @ np.array([1.0, -2.0, 0.5, 3.0]) + rng.normal(size=5000)
+    gd = LinearRegression(solver="gd", max_iter=100_000).fit(X, y)
+    nag = LinearRegression(solver="nesterov", max_iter=100_000).fit(X, y)
+    assert gd.converged_
+    assert nag.converged_
+    assert nag.n_iter_ < gd.n_iter_
+    np.testing.assert_allclose(nag.coef_, gd.coef_, rtol=1e-6)
+
+
+def test_invalid_choices():
+    X, y = problem(100, 2)
+    with pytest.raises(ValueError, match="precompute"):
+        LinearRegression(precompute="yes").fit(X, y)
+    with pytest.raises(ValueError, match="solver"):
+        LinearRegression(solver="newton").fit(X, y)
+    with pytest.raises(ValueError, match="verbose"):
+        LinearRegression(verbose=-1).fit(X, y)
+    with pytest.raises(TypeError, match="callback"):
+        LinearRegression(callback=3).fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# Callbacks and progress
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_callback_sees_every_iteration_and_can_stop(backend, precompute):
+    X, y = problem(2000, 3, seed=10)
+    seen = []
+
+    def watch(info):
+        seen.append(info)
+        return info.iteration == 2
+
+    model = LinearRegression(
+        backend=backend, precompute=precompute, solver="gd", callback=watch
+    ).fit(X, y)
+    assert [i.iteration for i in seen] == [0, 1, 2]
+    assert model.stop_reason_ == "callback"
+    assert model.converged_ is False
+    assert model.n_iter_ == 2
+    last = seen[-1]
+    np.testing.assert_allclose(last.coef, model.coef_)
+    assert last.intercept == pytest.approx(float(model.intercept_))
+    assert last.loss == model.loss_curve_[-1]
+    assert last.grad_norm >= 0
+
+
+def test_callback_returning_non_true_does_not_stop():
+    X, y = problem(500, 2)
+    model = LinearRegression(callback=lambda info: 1).fit(X, y)
+    assert model.stop_reason_ == "converged"
+
+
+def test_verbose_two_prints_a_line_per_iteration(capsys):
+    X, y = problem(500, 2)
+    model = LinearRegression(verbose=2, solver="gd").fit(X, y)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == model.n_iter_ + 1
+    assert out[0].startswith("iteration      0")
+    assert "loss" in out[-1]
+    assert "|grad|" in out[-1]
+
+
+def test_verbose_one_is_silent_on_quick_fits(capsys):
+    X, y = problem(500, 2)
+    LinearRegression(verbose=1).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ""
