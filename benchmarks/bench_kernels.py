@@ -33,8 +33,13 @@ DTYPES = [np.float64, np.float32]
 MAX_BYTES = 2 * 1024**3
 
 
-def run(*, quick: bool = False, repeat: int | None = None) -> list[dict[str, Any]]:
-    """Time every shape and return one record per (n, d, dtype)."""
+def run(
+    *, quick: bool = False, repeat: int | None = None, full: bool = False
+) -> list[dict[str, Any]]:
+    """Time every shape and return one record per (n, d, dtype).
+
+    ``full`` adds nothing here (every shape that fits in memory is timed).
+    """
     sizes = QUICK_SIZES if quick else FULL_SIZES
     repeat = repeat or (5 if quick else 9)
     rng = np.random.default_rng(0)

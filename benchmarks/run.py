@@ -2,11 +2,16 @@
 
 Usage::
 
-    python benchmarks/run.py [SUITE ...] [--quick] [--repeat N] [--json FILE]
+    python benchmarks/run.py [SUITE ...] [--quick] [--full] [--repeat N]
+                             [--json FILE] [--plot FILE]
 
-Suites: ``kernels`` (per-iteration kernel vs NumPy twin vs memory floor).
-With no suite named, all run. Times are medians of interleaved rounds in one
-process; on a shared machine trust the ratios, not the absolute times.
+Suites: ``kernels`` (per-iteration kernel vs NumPy twin vs memory floor) and
+``fit`` (whole fits vs NumPy's normal equations, scikit-learn, SGD, the
+tutorial's loop). With no suite named, all run. ``--quick`` finishes in
+about a minute; ``--full`` also runs the slowest competitors at 1e7 rows;
+``--plot FILE`` draws fit time against n (needs matplotlib). Times are
+medians of interleaved rounds in one process; on a shared machine trust the
+ratios, not the absolute times.
 Nothing is written unless ``--json`` names a file.
 """
 
@@ -23,12 +28,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_fit
 import bench_kernels
 
 import fastlinreg
 from fastlinreg import _kernels
 
-SUITES = {"kernels": bench_kernels}
+SUITES = {"kernels": bench_kernels, "fit": bench_fit}
 
 
 def machine() -> dict[str, Any]:
@@ -67,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=None, help="timed rounds per case"
     )
+    parser.add_argument("--full", action="store_true", help="slow competitors too")
+    parser.add_argument(
+        "--plot", type=Path, default=None, help="draw fit times (log-log) here"
+    )
     parser.add_argument(
         "--json", type=Path, default=None, help="write the results here"
     )
@@ -85,10 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": info, "date": time.strftime("%Y-%m-%d")}
     for name in args.suites or list(SUITES):
         suite = SUITES[name]
-        records = suite.run(quick=args.quick, repeat=args.repeat)
+        records = suite.run(quick=args.quick, repeat=args.repeat, full=args.full)
         print(f"\n## {name}\n")
         print(suite.table(records))
         results[name] = records
+    if args.plot is not None and "fit" in results:
+        bench_fit.plot(results["fit"], str(args.plot))
+        print(f"\nwrote {args.plot}")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
         print(f"\nwrote {args.json}")

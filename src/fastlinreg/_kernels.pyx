@@ -16,7 +16,8 @@ Conventions shared by all kernels
 * Rows are cut into a fixed partition of chunks that depends only on ``n``; each
   chunk is reduced on its own (in blocks of ``_BLOCK`` rows) and the chunk
   results are merged in chunk order. The result is therefore bitwise identical
-  for any number of threads.
+  for any number of threads. Threads take chunks dynamically, so one thread
+  delayed by another process on the machine does not hold up the rest.
 * Nothing proportional to ``n`` is allocated; no Python object is touched
   inside ``nogil``.
 """
@@ -343,7 +344,7 @@ def loss_gradient(
     if n_threads > k:
         n_threads = <int>k
     with nogil:
-        for c in prange(k, num_threads=n_threads, schedule="static"):
+        for c in prange(k, num_threads=n_threads, schedule="dynamic"):
             lo = _chunk_start(n, k, c)
             hi = _chunk_start(n, k, c + 1)
             if d == 1:
@@ -456,7 +457,7 @@ def moments(
     if n_threads > k:
         n_threads = <int>k
     with nogil:
-        for c in prange(k, num_threads=n_threads, schedule="static"):
+        for c in prange(k, num_threads=n_threads, schedule="dynamic"):
             lo = _chunk_start(n, k, c)
             hi = _chunk_start(n, k, c + 1)
             _chunk_moments(&X[0, 0], &y[0], d, lo, hi, &part[c, 0], &scratch[c, 0])
@@ -653,7 +654,7 @@ def gram(
     if n_threads > k:
         n_threads = <int>k
     with nogil:
-        for c in prange(k, num_threads=n_threads, schedule="static"):
+        for c in prange(k, num_threads=n_threads, schedule="dynamic"):
             lo = _chunk_start(n, k, c)
             hi = _chunk_start(n, k, c + 1)
             _chunk_gram(&X[0, 0], &y[0], &shift[0], d, lo, hi, &part[c, 0],

@@ -68,13 +68,19 @@ class Coordinates:
 
     def gradient(self, grad_coef: F64, grad_c: float) -> F64:
         """The gradient in ``theta`` from the gradient in (coef, c)."""
-        g = grad_coef / self.scale
-        return np.append(g, grad_c) if self.fit_intercept else g
+        if not self.fit_intercept:
+            return grad_coef / self.scale
+        g = np.empty(self.d + 1)
+        np.divide(grad_coef, self.scale, out=g[:-1])
+        g[-1] = grad_c
+        return g
 
     def to_theta(self, coef: F64, intercept: float) -> F64:
-        theta = coef * self.scale
-        if self.fit_intercept:
-            theta = np.append(theta, intercept + coef @ self.offset - self.y_offset)
+        if not self.fit_intercept:
+            return coef * self.scale
+        theta = np.empty(self.d + 1)
+        np.multiply(coef, self.scale, out=theta[:-1])
+        theta[-1] = intercept + float(coef @ self.offset) - self.y_offset
         return theta
 
     def to_model(self, theta: F64) -> tuple[F64, float]:
@@ -181,6 +187,17 @@ class GramMSE:
         loss = max(spread, 0.0) + r * r  # rounding can push the spread below 0
         grad_coef = (2.0 / self.n) * (cc - self.cxy) - 2.0 * r * self.delta
         return loss, self.coords.gradient(grad_coef, -2.0 * r)
+
+    def curvature(self) -> tuple[float, float]:
+        """Largest and smallest eigenvalues of the Hessian in theta (L, μ)."""
+        s = self.coords.scale
+        if self.coords.fit_intercept and not self.delta.any():
+            # Centred: block diagonal, the intercept's block is exactly 2.
+            h_xx = 2.0 * self.cxx / (self.n * np.outer(s, s))
+            eig = np.linalg.eigvalsh(h_xx) if s.shape[0] > 1 else h_xx[0]
+            return max(float(eig[-1]), 2.0), min(float(eig[0]), 2.0)
+        eig = np.linalg.eigvalsh(self.hessian())
+        return float(eig[-1]), float(eig[0])
 
     def hessian(self) -> F64:
         """The (constant) Hessian in theta."""

@@ -59,6 +59,10 @@ _DIVERGED = 1e6
 _ROUNDING_SLACK = 16 * np.finfo(np.float64).eps
 
 
+def _norm(g: F64) -> float:
+    return math.sqrt(float(g @ g))
+
+
 @dataclass(frozen=True)
 class SolverResult:
     """What a run of a loop produced.
@@ -98,7 +102,7 @@ class _Run:
     def start(self, theta0: F64) -> str | None:
         self.theta = np.array(theta0, dtype=np.float64)
         self.f, self.g = self.eval(self.theta)
-        self.gnorm = float(np.linalg.norm(self.g))
+        self.gnorm = _norm(self.g)
         self.curve.append(self.f)
         if not (math.isfinite(self.f) and math.isfinite(self.gnorm)):
             return "diverged"
@@ -114,7 +118,7 @@ class _Run:
     def accept(self, theta: F64, f: float, g: F64) -> str | None:
         """Move to a new iterate; the reason to stop, if there is one."""
         self.theta, self.f, self.g = theta, f, g
-        self.gnorm = float(np.linalg.norm(g))
+        self.gnorm = _norm(g)
         self.curve.append(f)
         self.n_iter += 1
         if not (math.isfinite(f) and math.isfinite(self.gnorm)):
@@ -177,9 +181,7 @@ def gradient_descent(
                 wanted = _ARMIJO * t * g2
                 if run.f - f_new >= wanted:
                     break
-                if run.f - f_new >= wanted - run.slack() and float(
-                    np.linalg.norm(g_new)
-                ) < run.gnorm:
+                if run.f - f_new >= wanted - run.slack() and _norm(g_new) < run.gnorm:
                     # Within rounding the objective cannot tell; the gradient,
                     # which shrinks under any stable step, says we progressed.
                     growing = False

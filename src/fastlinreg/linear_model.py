@@ -269,7 +269,7 @@ class LinearRegression(EstimatorBase):
         )
         _check_choices(self)
         backend = resolve_backend(self.backend)
-        kernels = get_kernels(backend)
+        kernels = get_kernels(backend)  # already resolved: no second warning
         Xa, ya = check_X_y(X, y, finite=False)
         n, d = Xa.shape
         n_threads = resolve_n_threads(self.n_jobs, kernels, Xa.size)
@@ -507,10 +507,9 @@ def _curvature(
     if fixed_step:
         return 1.0 / float(learning_rate), 0.0
     if isinstance(objective, GramMSE):
-        eig = np.linalg.eigvalsh(objective.hessian())
-        lipschitz = float(eig[-1])
+        lipschitz, mu = objective.curvature()
         if lipschitz > 0 and np.isfinite(lipschitz):
-            return lipschitz, max(float(eig[0]), 0.0)
+            return lipschitz, max(mu, 0.0)
     # Standardised coordinates: the Hessian has unit diagonal times two.
     return 2.0, 0.0
 
