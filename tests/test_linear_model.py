@@ -129,7 +129,9 @@ def test_convergence_warning_when_max_iter_too_small(backend):
     # tol=0 asks for all max_iter steps: no warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error", fastlinreg.ConvergenceWarning)
-        model = LinearRegression(backend=backend, max_iter=7, tol=0.0).fit(X, y)
+        model = LinearRegression(
+            backend=backend, max_iter=7, tol=0.0, solver="gd"
+        ).fit(X, y)
     assert model.n_iter_ == 7
 
 

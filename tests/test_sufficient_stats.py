@@ -105,10 +105,14 @@ def problem(n, d, seed=0, shift=0.0, noise=0.5, dtype=np.float64):
 
 
 @pytest.mark.parametrize("precompute", [True, False])
-@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+@pytest.mark.parametrize("solver", ["gd", "nesterov", "cg"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("d", [1, 3, 20])
 def test_every_path_reaches_lstsq(backend, ref, precompute, solver, fit_intercept, d):
+    if solver == "cg" and not precompute:
+        with pytest.raises(ValueError, match="cg"):
+            LinearRegression(precompute=False, solver="cg").fit(*problem(50, d))
+        return
     X, y = problem(3000, d, seed=d)
     model = LinearRegression(
         backend=backend,
@@ -128,7 +132,7 @@ def test_auto_choices():
     X, y = problem(2000, 4)
     model = LinearRegression().fit(X, y)
     assert model.precomputed_
-    assert model.solver_ == "nesterov"
+    assert model.solver_ == "cg"
     model = LinearRegression(precompute=False).fit(X, y)
     assert not model.precomputed_
     assert model.solver_ == "gd"
@@ -182,17 +186,20 @@ def test_fit_is_bitwise_identical_for_any_n_jobs():
         assert np.array_equal(base.loss_curve_, other.loss_curve_)
 
 
-def test_ill_conditioned_problem_nesterov_needs_fewer_iterations():
+def test_ill_conditioned_problem_accelerated_solvers_need_fewer_iterations():
     rng = np.random.default_rng(9)
     z = rng.normal(size=(5000, 1))
     X = np.column_stack([z + 0.05 * rng.normal(size=(5000, 1)) for _ in range(4)])
     y = X @ np.array([1.0, -2.0, 0.5, 3.0]) + rng.normal(size=5000)
     gd = LinearRegression(solver="gd", max_iter=100_000).fit(X, y)
     nag = LinearRegression(solver="nesterov", max_iter=100_000).fit(X, y)
+    cg = LinearRegression(solver="cg").fit(X, y)
     assert gd.converged_
     assert nag.converged_
-    assert nag.n_iter_ < gd.n_iter_
+    assert cg.converged_
+    assert cg.n_iter_ <= 2 * (X.shape[1] + 1) < nag.n_iter_ < gd.n_iter_
     np.testing.assert_allclose(nag.coef_, gd.coef_, rtol=1e-6)
+    np.testing.assert_allclose(cg.coef_, gd.coef_, rtol=1e-6)
 
 
 def test_invalid_choices():

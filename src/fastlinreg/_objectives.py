@@ -178,6 +178,7 @@ class GramMSE:
         self.delta = stats.mean[:d] - coords.offset
         self.mean_y = float(stats.mean[d] - coords.y_offset)
         self.coords = coords
+        self._hessian: F64 | None = None
 
     def __call__(self, theta: F64) -> tuple[float, F64]:
         coef, c = self.coords.split(theta)
@@ -187,6 +188,12 @@ class GramMSE:
         loss = max(spread, 0.0) + r * r  # rounding can push the spread below 0
         grad_coef = (2.0 / self.n) * (cc - self.cxy) - 2.0 * r * self.delta
         return loss, self.coords.gradient(grad_coef, -2.0 * r)
+
+    def hessp(self, v: F64) -> F64:
+        """The Hessian in theta times ``v``."""
+        if self._hessian is None:
+            self._hessian = self.hessian()
+        return self._hessian @ v
 
     def curvature(self) -> tuple[float, float]:
         """Largest and smallest eigenvalues of the Hessian in theta (L, μ)."""
