@@ -44,6 +44,12 @@ class EstimatorBase:
         -------
         dict
             Parameter names mapped to their values.
+
+        Examples
+        --------
+        >>> from fastlinreg import LinearRegression
+        >>> LinearRegression(max_iter=50).get_params()["max_iter"]
+        50
         """
         return {name: getattr(self, name) for name in self._param_names()}
 
@@ -53,6 +59,12 @@ class EstimatorBase:
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> from fastlinreg import LinearRegression
+        >>> LinearRegression().set_params(tol=1e-6, backend="numpy")
+        LinearRegression(backend='numpy', tol=1e-06)
         """
         valid = self._param_names()
         for name, value in params.items():
