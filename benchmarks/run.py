@@ -7,7 +7,11 @@ Usage::
 
 Suites: ``kernels`` (per-iteration kernel vs NumPy twin vs memory floor) and
 ``fit`` (whole fits vs NumPy's normal equations, scikit-learn, SGD, the
-tutorial's loop). With no suite named, all run. ``--quick`` finishes in
+tutorial's loop) run by default; two heavy ones run only when named: ``dask``
+(a fit on a 2-worker distributed LocalCluster vs local normal equations vs
+dask-ml; needs ``fastlinreg[dask]``, dask-ml optional) and ``memmap`` (a fit
+on a 4.4 GB float32 memory map written to a temporary directory; anonymous
+memory growth; needs 10 GB free disk). ``--quick`` finishes in
 about a minute; ``--full`` also runs the slowest competitors at 1e7 rows;
 ``--plot FILE`` draws fit time against n (needs matplotlib). Times are
 medians of interleaved rounds in one process; on a shared machine trust the
@@ -28,13 +32,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_dask
 import bench_fit
 import bench_kernels
+import bench_memmap
 
 import fastlinreg
 from fastlinreg import _kernels
 
-SUITES = {"kernels": bench_kernels, "fit": bench_fit}
+SUITES = {
+    "kernels": bench_kernels,
+    "fit": bench_fit,
+    "dask": bench_dask,
+    "memmap": bench_memmap,
+}
+# Run when no suite is named; the others only on request (minutes, a cluster,
+# gigabytes of disk).
+DEFAULT_SUITES = ["kernels", "fit"]
 
 
 def machine() -> dict[str, Any]:
@@ -65,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         "suites",
         nargs="*",
         metavar="SUITE",
-        help=f"which to run: {', '.join(SUITES)} (default: all)",
+        help=f"which to run: {', '.join(SUITES)} "
+        f"(default: {', '.join(DEFAULT_SUITES)})",
     )
     parser.add_argument(
         "--quick", action="store_true", help="smaller sizes, fewer rounds"
@@ -93,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         f"NumPy {info['numpy']}"
     )
     results: dict[str, Any] = {"machine": info, "date": time.strftime("%Y-%m-%d")}
-    for name in args.suites or list(SUITES):
+    for name in args.suites or DEFAULT_SUITES:
         suite = SUITES[name]
         records = suite.run(quick=args.quick, repeat=args.repeat, full=args.full)
         print(f"\n## {name}\n")

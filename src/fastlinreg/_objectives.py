@@ -143,6 +143,41 @@ class SufficientStats:
     def finite(self) -> bool:
         return bool(np.isfinite(self.mean).all() and np.isfinite(self.cov).all())
 
+    @classmethod
+    def empty(cls, d: int) -> SufficientStats:
+        """The statistics of no rows: the identity of :meth:`merge`."""
+        return cls(0, np.zeros(d + 1), np.zeros((d + 1, d + 1)))
+
+    def merge(self, other: SufficientStats) -> SufficientStats:
+        """The statistics of the rows of both, by Chan et al.'s pairwise update.
+
+        With ``δ = mean_b − mean_a``: ``n = n_a + n_b``, ``mean = mean_a +
+        δ·n_b/n`` and ``cov = cov_a + cov_b + δδᵀ·n_a·n_b/n``. Each side is
+        centred on its own mean, so the cross-products never suffer the
+        cancellation of raw sums of products; what merging adds is the rounding
+        of each side's means (eps·|mean|), the rounding the data themselves
+        carry. Merging is symmetric and associative up to rounding; a balanced
+        tree of merges keeps the error growing with log(chunks).
+        """
+        if other.d != self.d:
+            raise ValueError(
+                f"cannot merge statistics of {self.d} and {other.d} features"
+            )
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        n = self.n + other.n
+        f = other.n / n
+        # Overflow gives non-finite statistics, which the caller checks for.
+        with np.errstate(over="ignore", invalid="ignore"):
+            delta = other.mean - self.mean
+            # (δ_j·δ_k)·c: exactly symmetric, as the compiled merge computes it.
+            cov = self.cov + other.cov
+            cov += np.multiply.outer(delta, delta) * (self.n * f)
+            mean = self.mean + delta * f
+        return SufficientStats(n, mean, cov)
+
 
 def sufficient_stats(
     kernels: ModuleType, X: FloatArray, y: FloatArray, n_threads: int
@@ -153,6 +188,8 @@ def sufficient_stats(
     computation of the NumPy module, whichever backend runs.
     """
     n, d = X.shape
+    if n == 0:
+        return SufficientStats.empty(d)
     mean = np.empty(d + 1)
     cov = np.empty((d + 1, d + 1))
     impl = _numpy_kernels if d >= BLAS_MIN_FEATURES else kernels

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy.typing as npt
 
 from ._backend import get_kernels, resolve_backend, resolve_n_threads
 from ._base import EstimatorBase
+from ._dask import is_dask_collection
 from ._exceptions import ConvergenceWarning, DivergenceError
 from ._objectives import (
     Coordinates,
@@ -155,7 +157,9 @@ class LinearRegression(EstimatorBase):
     n_jobs : int or None, default=None
         Threads for the compiled kernels (None: all that OpenMP offers,
         honouring ``OMP_NUM_THREADS``; negative values count back from the
-        number of CPUs). The result is bitwise identical for any value.
+        number of CPUs). The result is bitwise identical for any value. On
+        Dask arrays: threads per task, None meaning one (the scheduler runs
+        the chunks in parallel).
     verbose : int, default=0
         0: silent. 1: a progress bar (tqdm if installed) for fits that run
         longer than a second. 2: one line per iteration.
@@ -240,9 +244,17 @@ class LinearRegression(EstimatorBase):
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples,)
             Features; a 1-D array is one feature. float32 and float64 are used
-            as they are (C-contiguous input is never copied).
+            as they are (C-contiguous input is never copied: an ``np.memmap``
+            larger than RAM is read in one streaming pass, with memory bounded
+            by the statistics). A Dask array chunked along rows (extra
+            ``fastlinreg[dask]``) fits on the active Dask scheduler, a
+            distributed cluster included: one task per chunk gathers the
+            chunk's sufficient statistics, a tree of pairwise merges combines
+            them, and the iterations run here. With ``precompute=False`` each
+            evaluation is one task per chunk and one round trip.
         y : array-like of shape (n_samples,)
-            Target.
+            Target (a Dask array, or an array rechunked to the rows of ``X``
+            when ``X`` is a Dask array).
         coef_init : array-like of shape (n_features,), optional
             Starting coefficients (default zeros).
         intercept_init : float, optional
@@ -271,6 +283,154 @@ class LinearRegression(EstimatorBase):
         >>> model.converged_, model.stop_reason_
         (True, 'converged')
         """
+        if is_dask_collection(X) or is_dask_collection(y):
+            from ._dask import dask_fit
+
+            dask_fit(self, X, y, coef_init=coef_init, intercept_init=intercept_init)
+            return self
+        backend, kernels = self._prepare()
+        Xa, ya = check_X_y(X, y, finite=False)
+        n, d = Xa.shape
+        n_threads = resolve_n_threads(self.n_jobs, kernels, Xa.size)
+
+        # One pass: sufficient statistics, or the moments that set the scales.
+        # NaN/inf are caught here, not by a pass of their own.
+        if _use_stats(self.precompute, d):
+            stats = sufficient_stats(kernels, Xa, ya, n_threads)
+            if not stats.finite():
+                _raise_not_finite(Xa, ya)
+            return self._fit_stats(
+                stats,
+                X_raw=X,
+                dtype=Xa.dtype,
+                backend=backend,
+                coef_init=coef_init,
+                intercept_init=intercept_init,
+                stacklevel=3,
+            )
+        mean, m2 = np.empty(d + 1), np.empty(d + 1)
+        kernels.moments(Xa, ya, mean, m2, n_threads)
+        if not (np.isfinite(mean).all() and np.isfinite(m2).all()):
+            _raise_not_finite(Xa, ya)
+        return self._solve(
+            lambda coords: StreamingMSE(kernels, Xa, ya, coords, n_threads),
+            mean,
+            m2 / n,
+            stats=None,
+            X_raw=X,
+            dtype=Xa.dtype,
+            backend=backend,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
+            stacklevel=3,
+        )
+
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> Self:
+        """Add rows to the fit: accumulate their statistics and solve again.
+
+        For the squared loss (the only loss so far) the fit depends on the data
+        only through their sufficient statistics: the count, the column means
+        and the centred cross-products of ``[X | y]``, ``(n_features + 1)²``
+        doubles. Each call gathers those of its chunk in one pass, merges them
+        into the statistics accumulated so far (Chan's pairwise update, which
+        loses no digits however far the data sit from zero), then solves
+        afresh from the merged statistics, in O(n_features²) per iteration
+        whatever the number of rows seen.
+
+        Semantics:
+
+        * Chunks of any sizes, in any order, give the model that one ``fit``
+          on their concatenation would give, up to rounding; the result
+          depends only on the accumulated statistics, never on the history.
+        * ``fit`` starts the accumulation over: it keeps the statistics of its
+          own data (when it gathered them, i.e. unless ``precompute=False``
+          or, with ``"auto"``, more than 2048 features), so ``fit(X1, y1)``
+          then ``partial_fit(X2, y2)`` is a fit on both. After a fit that kept
+          none, ``partial_fit`` warns and starts a new accumulation.
+        * ``precompute`` is ignored (the statistics are always gathered);
+          ``fit_intercept``, ``learning_rate``, ``solver``, ``tol`` and
+          ``max_iter`` apply to each solve and may change between calls.
+        * Every chunk must have ``n_features_in_`` features (a ``ValueError``
+          otherwise); feature names are those of the first chunk. The
+          coefficients are float32 while every chunk was float32.
+        * A chunk with NaN or infinity, or a solve that diverges, raises and
+          leaves the model as it was before the call.
+        * Dask arrays are accepted as a chunk (their statistics are gathered
+          on the active scheduler, see :meth:`fit`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples,)
+            A chunk of features; a 1-D array is one feature.
+        y : array-like of shape (n_samples,)
+            Its targets.
+
+        Returns
+        -------
+        self : LinearRegression
+            The estimator, fitted on every row seen since the last ``fit``.
+
+        Raises
+        ------
+        ValueError
+            When the chunk has another number of features than the previous
+            ones, or holds NaN or infinity.
+        DivergenceError
+            When a fixed ``learning_rate`` is too large for the data seen.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlinreg import LinearRegression
+        >>> X = np.arange(10.0).reshape(-1, 1)
+        >>> y = 2.0 * X[:, 0] + 1.0
+        >>> model = LinearRegression()
+        >>> for rows in (slice(0, 3), slice(3, 4), slice(4, 10)):
+        ...     model = model.partial_fit(X[rows], y[rows])
+        >>> model.coef_.round(6).tolist(), round(float(model.intercept_), 6)
+        ([2.0], 1.0)
+        >>> whole = LinearRegression().fit(X, y)
+        >>> bool(np.allclose(model.coef_, whole.coef_, rtol=1e-12))
+        True
+        """
+        backend, kernels = self._prepare()
+        stats: SufficientStats
+        if is_dask_collection(X) or is_dask_collection(y):
+            from ._dask import as_dask_X_y, gather_stats
+
+            Xd, yd = as_dask_X_y(X, y)
+            previous = self._previous_stats(X, Xd.shape[1])
+            stats = gather_stats(Xd, yd, backend, self.n_jobs)
+            dtype = Xd.dtype
+        else:
+            Xa, ya = check_X_y(X, y, finite=False)
+            previous = self._previous_stats(X, Xa.shape[1])
+            n_threads = resolve_n_threads(self.n_jobs, kernels, Xa.size)
+            stats = sufficient_stats(kernels, Xa, ya, n_threads)
+            if not stats.finite():
+                _raise_not_finite(Xa, ya)
+            dtype = Xa.dtype
+        if previous is None:
+            return self._fit_stats(
+                stats, X_raw=X, dtype=dtype, backend=backend, stacklevel=3
+            )
+        merged = previous.merge(stats)
+        if not merged.finite():
+            raise ValueError(_OVERFLOW_MESSAGE)
+        return self._fit_stats(
+            merged,
+            X_raw=None,  # features and their names: those of the first chunk
+            dtype=np.result_type(self.coef_.dtype, dtype),
+            backend=backend,
+            stacklevel=3,
+        )
+
+    # ------------------------------------------------------------------
+    # The fit, in two halves: gather statistics (above) -> solve (below)
+    # ------------------------------------------------------------------
+
+    def _prepare(self) -> tuple[str, ModuleType]:
+        """Validate the parameters; the backend that will run and its kernels."""
         check_params(
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
@@ -279,39 +439,80 @@ class LinearRegression(EstimatorBase):
         )
         _check_choices(self)
         backend = resolve_backend(self.backend)
-        kernels = get_kernels(backend)  # already resolved: no second warning
-        Xa, ya = check_X_y(X, y, finite=False)
-        n, d = Xa.shape
-        n_threads = resolve_n_threads(self.n_jobs, kernels, Xa.size)
+        return backend, get_kernels(backend)  # already resolved: no second warning
+
+    def _previous_stats(self, X_raw: Any, d: int) -> SufficientStats | None:
+        """The statistics partial_fit adds to, after checking ``X_raw`` fits."""
+        if not self.__sklearn_is_fitted__():
+            return None
+        previous: SufficientStats | None = getattr(self, "_stats", None)
+        if previous is None:
+            warnings.warn(
+                f"{type(self).__name__} was fitted without keeping sufficient "
+                "statistics (precompute=False, or loaded from a file); "
+                "partial_fit starts a new accumulation from this chunk",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+        self._check_input(X_raw, d)
+        return previous
+
+    def _fit_stats(
+        self,
+        stats: SufficientStats,
+        *,
+        X_raw: Any,
+        dtype: np.dtype[Any],
+        backend: str,
+        coef_init: npt.ArrayLike | None = None,
+        intercept_init: float | None = None,
+        stacklevel: int,
+    ) -> Self:
+        """Solve from sufficient statistics, wherever they were gathered."""
+        return self._solve(
+            lambda coords: GramMSE(stats, coords),
+            stats.mean,
+            stats.var,
+            stats=stats,
+            X_raw=X_raw,
+            dtype=dtype,
+            backend=backend,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
+            stacklevel=stacklevel + 1,
+        )
+
+    def _solve(
+        self,
+        make_objective: Callable[[Coordinates], Callable[[F64], tuple[float, F64]]],
+        mean: F64,
+        var: F64,
+        *,
+        stats: SufficientStats | None,
+        X_raw: Any,
+        dtype: np.dtype[Any],
+        backend: str,
+        coef_init: npt.ArrayLike | None,
+        intercept_init: float | None,
+        stacklevel: int,
+    ) -> Self:
+        """Run the solver and set the fitted attributes (all or none of them).
+
+        ``mean`` and ``var`` are those of the columns of ``[X | y]``;
+        ``make_objective`` turns the solver's coordinates into the objective
+        (on sufficient statistics, or a pass over the data per evaluation).
+        ``X_raw`` is the input whose feature count and names to remember
+        (None: keep those remembered). ``stacklevel`` points a
+        ConvergenceWarning at the user's call.
+        """
+        d = mean.shape[0] - 1
         fixed_step = self.learning_rate != "auto"
         fit_intercept = bool(self.fit_intercept)
-
-        # One pass: sufficient statistics, or the moments that set the scales.
-        # NaN/inf are caught here, not by a pass of their own.
-        stats: SufficientStats | None = None
-        if _use_stats(self.precompute, d):
-            stats = sufficient_stats(kernels, Xa, ya, n_threads)
-            mean, var, finite = stats.mean, stats.var, stats.finite()
-        else:
-            mean, m2 = np.empty(d + 1), np.empty(d + 1)
-            kernels.moments(Xa, ya, mean, m2, n_threads)
-            var = m2 / n
-            finite = bool(np.isfinite(mean).all() and np.isfinite(m2).all())
-        if not finite:
-            check_finite(Xa, "X")
-            check_finite(ya, "y")
-            raise ValueError(
-                "X or y holds values so large that their squares overflow "
-                "float64; rescale them before fitting"
-            )
         # Scale of the target: the objective at the best constant model.
         y_var = float(var[d] if fit_intercept else var[d] + mean[d] ** 2)
         coords = _coordinates(fixed_step, fit_intercept, mean, var)
-        objective: Callable[[F64], tuple[float, F64]]
-        if stats is not None:
-            objective = GramMSE(stats, coords)
-        else:
-            objective = StreamingMSE(kernels, Xa, ya, coords, n_threads)
+        objective = make_objective(coords)
 
         coef0 = _init_coef(coef_init, d)
         if intercept_init is not None:
@@ -366,12 +567,13 @@ class LinearRegression(EstimatorBase):
             warnings.warn(
                 _not_converged_message(self, result, np.sqrt(y_var)),
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
 
-        self._remember_input(X, d)
-        self.coef_ = coef.astype(Xa.dtype)
-        self.intercept_ = Xa.dtype.type(intercept)
+        if X_raw is not None:
+            self._remember_input(X_raw, d)
+        self.coef_ = coef.astype(dtype)
+        self.intercept_ = dtype.type(intercept)
         self.n_iter_ = result.n_iter
         self.loss_curve_ = result.loss_curve
         self.converged_ = result.converged
@@ -379,6 +581,8 @@ class LinearRegression(EstimatorBase):
         self.precomputed_ = stats is not None
         self.solver_ = solver
         self.backend_ = backend
+        # What partial_fit adds to (None: nothing to add to).
+        self._stats = stats
         return self
 
     def predict(self, X: npt.ArrayLike) -> FloatArray:
@@ -392,7 +596,8 @@ class LinearRegression(EstimatorBase):
         Returns
         -------
         ndarray of shape (n_samples,)
-            Predictions, float32 for float32 input, else float64.
+            Predictions, float32 for float32 input, else float64. For a Dask
+            array ``X``, a lazy Dask array chunked like the rows of ``X``.
 
         Examples
         --------
@@ -404,9 +609,14 @@ class LinearRegression(EstimatorBase):
         [21.0, 41.0]
         """
         self._check_is_fitted()
+        if is_dask_collection(X):
+            from ._dask import dask_predict
+
+            return dask_predict(self, X)  # type: ignore[no-any-return]
         Xa = check_X(X)
         self._check_input(X, Xa.shape[1])
-        return Xa @ self.coef_.astype(Xa.dtype, copy=False) + Xa.dtype.type(
+        # NumPy's overloads do not map over FloatArray's union: the product is Any.
+        return Xa @ self.coef_.astype(Xa.dtype, copy=False) + Xa.dtype.type(  # type: ignore[no-any-return]
             self.intercept_
         )
 
@@ -424,7 +634,8 @@ class LinearRegression(EstimatorBase):
         -------
         float
             ``1 - SS_res / SS_tot``; 1.0 for a perfect fit of a constant
-            target, 0.0 for an imperfect one.
+            target, 0.0 for an imperfect one. With Dask arrays the two sums
+            are computed (one pass) on the active scheduler.
 
         Examples
         --------
@@ -434,6 +645,10 @@ class LinearRegression(EstimatorBase):
         >>> round(model.score(X, y), 4)
         0.9953
         """
+        if is_dask_collection(X) or is_dask_collection(y):
+            from ._dask import dask_score
+
+            return dask_score(self, X, y)
         pred = self.predict(X)
         _, ya = check_X_y(np.zeros((pred.shape[0], 1)), y)
         return r2_score(ya, pred)
@@ -461,6 +676,18 @@ def r2_score(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
 
 # The sufficient statistics take (d + 1)² doubles: up to this d, gather them.
 _PRECOMPUTE_MAX_FEATURES = 2048
+
+_OVERFLOW_MESSAGE = (
+    "X or y holds values so large that their squares overflow "
+    "float64; rescale them before fitting"
+)
+
+
+def _raise_not_finite(X: FloatArray, y: FloatArray) -> None:
+    """The statistics of (X, y) are not finite: say why (NaN, inf, overflow)."""
+    check_finite(X, "X")
+    check_finite(y, "y")
+    raise ValueError(_OVERFLOW_MESSAGE)
 
 
 def _check_choices(model: LinearRegression) -> None:
