@@ -9,6 +9,10 @@ FASTLINREG_STRICT_BUILD=1
     pure-Python package that runs the NumPy kernels. CI and cibuildwheel set it.
 FASTLINREG_NO_OPENMP=1
     Build without OpenMP (the kernels then run on one thread).
+FASTLINREG_OPENMP_PREFIX=/path/to/libomp
+    macOS: where libomp is installed (its include/ and lib/). Without it
+    Homebrew's keg (/opt/homebrew/opt/libomp, /usr/local/opt/libomp) is used
+    when present; CPPFLAGS/LDFLAGS (or CPATH/LIBRARY_PATH) also work.
 FASTLINREG_DEBUG=1
     Compile with Cython's bounds and wraparound checks on and no optimisation:
     for AddressSanitizer / valgrind runs, never for a release.
@@ -17,6 +21,7 @@ FASTLINREG_DEBUG=1
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import sysconfig
@@ -42,9 +47,26 @@ def _openmp_flags(compiler_type: str) -> tuple[list[str], list[str]]:
     if compiler_type == "msvc":
         return ["/openmp"], []
     if sys.platform == "darwin":
-        # Apple clang needs libomp (Homebrew: `brew install libomp`).
-        return ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+        # Apple clang needs libomp (Homebrew: `brew install libomp`, a keg
+        # outside the compiler's default search paths).
+        cflags, ldflags = ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+        prefix = _libomp_prefix()
+        if prefix:
+            cflags.append("-I" + os.path.join(prefix, "include"))
+            ldflags.insert(0, "-L" + os.path.join(prefix, "lib"))
+        return cflags, ldflags
     return ["-fopenmp"], ["-fopenmp"]
+
+
+def _libomp_prefix() -> str | None:
+    """macOS: FASTLINREG_OPENMP_PREFIX, else Homebrew's libomp if installed."""
+    prefix = os.environ.get("FASTLINREG_OPENMP_PREFIX", "").strip()
+    if prefix:
+        return prefix
+    for keg in ("/opt/homebrew/opt/libomp", "/usr/local/opt/libomp"):
+        if os.path.isfile(os.path.join(keg, "include", "omp.h")):
+            return keg
+    return None
 
 
 def _compiles_with(cc: list[str], cflags: list[str], ldflags: list[str]) -> bool:
@@ -59,7 +81,11 @@ def _compiles_with(cc: list[str], cflags: list[str], ldflags: list[str]) -> bool
         src = os.path.join(tmp, "omp_test.c")
         with open(src, "w") as fh:
             fh.write(source)
-        cmd = [*cc, *cflags, src, "-o", os.path.join(tmp, "omp_test"), *ldflags]
+        # The user's CPPFLAGS/CFLAGS/LDFLAGS take part, as in the real build.
+        user = ("CPPFLAGS", "CFLAGS", "LDFLAGS")
+        cpp, cfl, ldf = (shlex.split(os.environ.get(v, "")) for v in user)
+        out = os.path.join(tmp, "omp_test")
+        cmd = [*cc, *cpp, *cfl, *cflags, src, "-o", out, *ldflags, *ldf]
         try:
             done = subprocess.run(cmd, capture_output=True, check=False)
         except OSError:

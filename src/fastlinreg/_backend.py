@@ -26,12 +26,13 @@ __all__ = [
 ]
 
 BackendName = Literal["auto", "cython", "numpy"]
-BACKENDS: tuple[str, ...] = ("cython", "numpy")
+BACKENDS: tuple[Literal["cython", "numpy"], ...] = ("cython", "numpy")
 ENV_VAR = "FASTLINREG_BACKEND"
 
 # Below this many elements of X a second thread costs more than it saves.
 _THREAD_MIN_ELEMENTS = 1 << 17
 
+_cython_kernels: ModuleType | None
 try:
     from . import _kernels as _cython_kernels
 except ImportError as exc:  # pragma: no cover - exercised only without a compiler
@@ -43,7 +44,7 @@ else:
 _fallback_warned = False
 
 
-def available_backends() -> tuple[str, ...]:
+def available_backends() -> tuple[Literal["cython", "numpy"], ...]:
     """Names of the backends that can run here, fastest first.
 
     Returns
@@ -131,6 +132,7 @@ def resolve_n_threads(n_jobs: int | None, kernels: ModuleType, n_elements: int) 
     as in joblib (``-1`` is all of them). Inputs smaller than a threshold run on
     one thread. The result does not change the answer, only the speed.
     """
+    wanted: int
     if n_jobs is None:
         wanted = kernels.max_threads()
     elif (

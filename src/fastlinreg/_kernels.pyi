@@ -24,3 +24,10 @@ def moments(
     m2: npt.NDArray[np.float64],
     n_threads: int,
 ) -> None: ...
+def gram(
+    X: npt.NDArray[np.floating],
+    y: npt.NDArray[np.floating],
+    mean: npt.NDArray[np.float64],
+    cov: npt.NDArray[np.float64],
+    n_threads: int,
+) -> None: ...

@@ -17,7 +17,7 @@ __all__ = ["interleaved_medians"]
 
 
 def interleaved_medians(
-    candidates: Mapping[str, Callable[[], object]],
+    candidates: Mapping[str, Callable[..., object]],
     *,
     repeat: int = 7,
     warmup: int = 1,

@@ -131,7 +131,8 @@ def check_X(X: Any, *, finite: bool = True, name: str = "X") -> FloatArray:
             f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum "
             "of 1 is required."
         )
-    arr = np.ascontiguousarray(arr)
+    # NumPy's overloads do not map over FloatArray's union (float32 | float64).
+    arr = np.ascontiguousarray(arr)  # type: ignore[assignment]
     if finite:
         check_finite(arr, name)
     return arr
@@ -164,7 +165,8 @@ def check_y(y: Any, n_samples: int | None = None, *, finite: bool = True) -> Flo
             "Found array with 0 sample(s) while a minimum of 1 is required "
             "(y is empty)."
         )
-    arr = np.ascontiguousarray(arr)
+    # NumPy's overloads do not map over FloatArray's union (float32 | float64).
+    arr = np.ascontiguousarray(arr)  # type: ignore[assignment]
     if finite:
         check_finite(arr, "y")
     return arr

@@ -240,6 +240,8 @@ def train_test_split(
             f"test_size={test_size!r} leaves {n - n_test} training and {n_test} "
             f"test rows out of {n}; both must be at least 1"
         )
+    train: npt.NDArray[np.intp] | slice
+    test: npt.NDArray[np.intp] | slice
     if shuffle:
         perm = _rng(random_state).permutation(n)
         train, test = perm[: n - n_test], perm[n - n_test :]
