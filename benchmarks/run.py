@@ -36,6 +36,7 @@ import bench_dask
 import bench_fit
 import bench_kernels
 import bench_memmap
+import bench_nist
 
 import fastlinreg
 from fastlinreg import _kernels
@@ -45,10 +46,11 @@ SUITES = {
     "fit": bench_fit,
     "dask": bench_dask,
     "memmap": bench_memmap,
+    "nist": bench_nist,
 }
 # Run when no suite is named; the others only on request (minutes, a cluster,
 # gigabytes of disk).
-DEFAULT_SUITES = ["kernels", "fit"]
+DEFAULT_SUITES = ["kernels", "fit", "nist"]
 
 
 def machine() -> dict[str, Any]:

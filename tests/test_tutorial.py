@@ -276,8 +276,9 @@ def test_split_dataframe():
     assert (len(X_tr), len(X_te)) == (9, 3)
     assert X_tr.index.equals(y_tr.index)
     assert sorted([*X_tr.index, *X_te.index]) == list(range(100, 112))
-    # The frame fits and keeps its names.
-    model = LinearRegression().fit(X_tr, y_tr)
+    # The frame fits and keeps its names (b = -a: collinear, and said so).
+    with pytest.warns(fastlinreg.IllConditionedWarning):
+        model = LinearRegression().fit(X_tr, y_tr)
     assert list(model.feature_names_in_) == ["a", "b"]
 
 

@@ -11,6 +11,7 @@ from ._exceptions import (
     ConvergenceWarning,
     DataConversionWarning,
     DivergenceError,
+    IllConditionedWarning,
     NotFittedError,
 )
 from ._version import __version__
@@ -22,6 +23,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataConversionWarning",
     "DivergenceError",
+    "IllConditionedWarning",
     "LinearRegression",
     "NotFittedError",
     "__version__",

@@ -9,6 +9,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataConversionWarning",
     "DivergenceError",
+    "IllConditionedWarning",
     "NotFittedError",
 ]
 
@@ -27,6 +28,28 @@ class ConvergenceWarning(UserWarning):
     ...     _ = model.fit(X, y)
     >>> caught[0].category.__name__, model.converged_, model.stop_reason_
     ('ConvergenceWarning', False, 'max_iter')
+    """
+
+
+class IllConditionedWarning(UserWarning):
+    """The problem is too ill-conditioned for the coefficients to be trusted.
+
+    Issued when the condition number of the standardised normal equations
+    exceeds 1e12: float64 then leaves only a few correct digits, whatever the
+    solver. NIST's Filip dataset (a degree-10 polynomial) is such a problem.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> import fastlinreg
+    >>> x = np.linspace(0.0, 1.0, 50)
+    >>> X = np.column_stack([x, x + 1e-9 * np.sin(x)])  # two copies of x, nearly
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = fastlinreg.LinearRegression().fit(X, 3.0 * x)
+    >>> fastlinreg.IllConditionedWarning in {type(w.message) for w in caught}
+    True
     """
 
 

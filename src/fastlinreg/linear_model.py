@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from types import ModuleType
@@ -13,7 +14,7 @@ import numpy.typing as npt
 from ._backend import get_kernels, resolve_backend, resolve_n_threads
 from ._base import EstimatorBase
 from ._dask import is_dask_collection
-from ._exceptions import ConvergenceWarning, DivergenceError
+from ._exceptions import ConvergenceWarning, DivergenceError, IllConditionedWarning
 from ._objectives import (
     Coordinates,
     GramMSE,
@@ -39,6 +40,8 @@ from ._validation import (
 __all__ = ["IterationInfo", "LinearRegression", "loss_gradient"]
 
 F64 = npt.NDArray[np.float64]
+Objective = Callable[[F64], tuple[float, F64]]
+ObjectiveFactory = Callable[[Coordinates], Objective]
 
 
 def loss_gradient(
@@ -307,6 +310,7 @@ class LinearRegression(EstimatorBase):
                 coef_init=coef_init,
                 intercept_init=intercept_init,
                 stacklevel=3,
+                refine=lambda coords: StreamingMSE(kernels, Xa, ya, coords, n_threads),
             )
         mean, m2 = np.empty(d + 1), np.empty(d + 1)
         kernels.moments(Xa, ya, mean, m2, n_threads)
@@ -468,8 +472,14 @@ class LinearRegression(EstimatorBase):
         coef_init: npt.ArrayLike | None = None,
         intercept_init: float | None = None,
         stacklevel: int,
+        refine: ObjectiveFactory | None = None,
     ) -> Self:
-        """Solve from sufficient statistics, wherever they were gathered."""
+        """Solve from sufficient statistics, wherever they were gathered.
+
+        ``refine``, when the data are at hand, makes the objective that reads
+        them: on an ill-conditioned problem its exact gradient polishes the
+        solution the statistics gave (iterative refinement).
+        """
         return self._solve(
             lambda coords: GramMSE(stats, coords),
             stats.mean,
@@ -481,11 +491,12 @@ class LinearRegression(EstimatorBase):
             coef_init=coef_init,
             intercept_init=intercept_init,
             stacklevel=stacklevel + 1,
+            refine=refine,
         )
 
     def _solve(
         self,
-        make_objective: Callable[[Coordinates], Callable[[F64], tuple[float, F64]]],
+        make_objective: ObjectiveFactory,
         mean: F64,
         var: F64,
         *,
@@ -496,6 +507,7 @@ class LinearRegression(EstimatorBase):
         coef_init: npt.ArrayLike | None,
         intercept_init: float | None,
         stacklevel: int,
+        refine: ObjectiveFactory | None = None,
     ) -> Self:
         """Run the solver and set the fitted attributes (all or none of them).
 
@@ -555,6 +567,29 @@ class LinearRegression(EstimatorBase):
                 )
         finally:
             watcher.close()
+        condition = (
+            _condition_number(objective)
+            if isinstance(objective, GramMSE) and not fixed_step
+            else None
+        )
+        if (
+            refine is not None
+            and condition is not None
+            and condition > _REFINE_CONDITION
+            and result.stop_reason in ("converged", "max_iter")
+        ):
+            assert isinstance(objective, GramMSE)
+            result = _refine(result, refine(coords), objective, common["gtol"])
+        if condition is not None and condition > _UNTRUSTED_CONDITION:
+            warnings.warn(
+                f"the problem is too ill-conditioned for float64: the condition "
+                f"number of the standardised normal equations is {condition:.1e} "
+                "(collinear or nearly collinear features), so the coefficients "
+                "cannot be trusted to many digits; remove redundant features or "
+                "re-parameterise them (e.g. orthogonal polynomials).",
+                IllConditionedWarning,
+                stacklevel=stacklevel,
+            )
 
         coef, intercept = coords.to_model(result.theta)
         if result.stop_reason == "diverged" or not (
@@ -672,6 +707,84 @@ def r2_score(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
     if ss_tot == 0.0:
         return 1.0 if ss_res == 0.0 else 0.0
     return 1.0 - ss_res / ss_tot
+
+
+# Above this condition number of the standardised normal equations, a fit that
+# has the data at hand polishes the statistics' solution with the data's exact
+# gradient; above the second it warns that digits are lost whatever we do.
+# The condition number is computed (eigvalsh) only up to _CONDITION_MAX_FEATURES.
+_REFINE_CONDITION = 1e3
+_UNTRUSTED_CONDITION = 1e12
+_CONDITION_MAX_FEATURES = 256
+_MAX_REFINEMENTS = 3
+
+
+def _condition_number(objective: GramMSE) -> float | None:
+    """Condition number of the Hessian, constant columns left out.
+
+    A constant column has zero curvature in its direction; its coefficient
+    stays at its start (0), the minimum-norm answer, and is no cause for alarm.
+    """
+    if objective.coords.d > _CONDITION_MAX_FEATURES:
+        return None
+    # The same test as the one that gives constant columns unit scale.
+    var = np.diag(objective.cxx) / objective.n
+    mean = objective.delta + objective.coords.offset
+    active = var > (1e-12 * np.abs(mean)) ** 2
+    active &= var > 0
+    if active.all():
+        lipschitz, mu = objective.curvature()
+    else:
+        keep = np.append(active, True) if objective.coords.fit_intercept else active
+        eig = np.linalg.eigvalsh(objective.hessian()[np.ix_(keep, keep)])
+        lipschitz, mu = float(eig[-1]), float(eig[0])
+    return lipschitz / mu if mu > 0 else float("inf")
+
+
+def _refine(
+    result: SolverResult, data: Objective, stats: GramMSE, gtol: float
+) -> SolverResult:
+    """Iterative refinement: Newton corrections with the statistics' Hessian
+    and the gradient computed from the data themselves.
+
+    The statistics' solution carries the rounding of forming X'X (relative
+    error about condition number × eps); the data's gradient does not, so each
+    correction gains digits while the condition number is below 1/eps. A
+    correction is kept only when it shrinks the data's gradient.
+    """
+    hessian = stats.hessian()
+    theta = result.theta
+    f, g = data(theta)
+    gnorm = math.sqrt(float(g @ g))
+    curve = list(result.loss_curve)
+    steps = 0
+    for _ in range(_MAX_REFINEMENTS):
+        if gnorm == 0.0:
+            break
+        try:
+            trial = theta - np.linalg.solve(hessian, g)
+        except np.linalg.LinAlgError:
+            break
+        f_new, g_new = data(trial)
+        gnorm_new = math.sqrt(float(g_new @ g_new))
+        if not gnorm_new < gnorm:
+            break
+        theta, f, g, gnorm = trial, f_new, g_new, gnorm_new
+        curve.append(f)
+        steps += 1
+    if steps == 0:
+        return result
+    converged = result.converged or gnorm <= gtol
+    return SolverResult(
+        theta=theta,
+        loss=float(f),
+        grad_norm=gnorm,
+        n_iter=result.n_iter + steps,
+        n_evals=result.n_evals + steps + 1,
+        loss_curve=np.asarray(curve),
+        converged=converged,
+        stop_reason="converged" if converged else result.stop_reason,
+    )
 
 
 # The sufficient statistics take (d + 1)² doubles: up to this d, gather them.
