@@ -156,7 +156,11 @@ def test_partial_fit_over_random_chunks_equals_fit(
     assert model.intercept_ == pytest.approx(
         whole.intercept_, rel=1e-8, abs=1e-9 * scale
     )
-    np.testing.assert_allclose(model.predict(X), whole.predict(X), rtol=1e-9, atol=1e-9)
+    # fit, which has the data at hand, polishes ill-conditioned solutions with
+    # the data's own gradient; partial_fit has only the statistics: the two
+    # agree to the statistics' rounding (condition number x eps), as the
+    # coefficients above.
+    np.testing.assert_allclose(model.predict(X), whole.predict(X), rtol=1e-8, atol=1e-9)
 
 
 def test_each_call_refits_on_everything_seen(ref):

@@ -247,11 +247,16 @@ class GramMSE:
         """The (constant) Hessian in theta."""
         s = self.coords.scale
         d = s.shape[0]
-        h_xx = (self.cxx / self.n + np.outer(self.delta, self.delta)) / np.outer(s, s)
+        scale2 = np.outer(s, s)
+        centred = not self.delta.any()
+        h_xx = self.cxx / self.n
+        if not centred:
+            h_xx = h_xx + np.outer(self.delta, self.delta)
         if not self.coords.fit_intercept:
-            return 2.0 * h_xx
-        h = np.empty((d + 1, d + 1))
-        h[:d, :d] = h_xx
-        h[:d, d] = h[d, :d] = self.delta / s
-        h[d, d] = 1.0
-        return 2.0 * h
+            return (2.0 * h_xx) / scale2
+        h = np.zeros((d + 1, d + 1))
+        np.divide(2.0 * h_xx, scale2, out=h[:d, :d])
+        if not centred:
+            h[:d, d] = h[d, :d] = 2.0 * self.delta / s
+        h[d, d] = 2.0
+        return h

@@ -725,18 +725,23 @@ def _condition_number(objective: GramMSE) -> float | None:
     A constant column has zero curvature in its direction; its coefficient
     stays at its start (0), the minimum-norm answer, and is no cause for alarm.
     """
-    if objective.coords.d > _CONDITION_MAX_FEATURES:
+    coords = objective.coords
+    if coords.d > _CONDITION_MAX_FEATURES:
         return None
-    # The same test as the one that gives constant columns unit scale.
-    var = np.diag(objective.cxx) / objective.n
-    mean = objective.delta + objective.coords.offset
-    active = var > (1e-12 * np.abs(mean)) ** 2
-    active &= var > 0
-    if active.all():
+    if coords.d == 1 and coords.fit_intercept and not objective.delta.any():
+        return 1.0  # one standardised, centred feature: the Hessian is 2·I
+    # Directions of zero curvature (constant columns with an intercept, all-zero
+    # columns without) are left out: in standardised coordinates every other
+    # column has curvature 2 on the diagonal.
+    h = objective.hessian()
+    diag = np.diag(h)
+    keep = diag > 1e-12 * diag.max()
+    if not keep.any():
+        return None
+    if keep.all():
         lipschitz, mu = objective.curvature()
     else:
-        keep = np.append(active, True) if objective.coords.fit_intercept else active
-        eig = np.linalg.eigvalsh(objective.hessian()[np.ix_(keep, keep)])
+        eig = np.linalg.eigvalsh(h[np.ix_(keep, keep)])
         lipschitz, mu = float(eig[-1]), float(eig[0])
     return lipschitz / mu if mu > 0 else float("inf")
 
