@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from bench_fit import normal_equations
 
 import fastlinreg
 from fastlinreg._timing import interleaved_medians
@@ -48,17 +49,6 @@ def _dask_ml() -> tuple[Any, str | None]:
     except Exception as exc:  # ImportError, or an incompatibility with dask
         return None, f"{type(exc).__name__}: {exc}"
     return LinearRegression, None
-
-
-def normal_equations(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares with an intercept from one pass of sums and products."""
-    n = X.shape[0]
-    sx = X.sum(axis=0)
-    sy = y.sum()
-    xtx = X.T @ X - np.outer(sx, sx) / n
-    xty = X.T @ y - sx * sy / n
-    coef = np.linalg.solve(xtx, xty)
-    return np.append(coef, (sy - sx @ coef) / n)
 
 
 def _as_vector(model: Any) -> np.ndarray:

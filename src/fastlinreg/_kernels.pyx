@@ -140,6 +140,15 @@ cdef inline Py_ssize_t _n_chunks(Py_ssize_t n) noexcept nogil:
     return k
 
 
+cdef inline int _threads_for(int n_threads, Py_ssize_t n_chunks) noexcept nogil:
+    """Between 1 and the number of chunks: more threads would have no work."""
+    if n_threads < 1:
+        return 1
+    if n_threads > n_chunks:
+        return <int>n_chunks
+    return n_threads
+
+
 cdef inline Py_ssize_t _chunk_start(Py_ssize_t n, Py_ssize_t k, Py_ssize_t c) noexcept nogil:
     return (n * c) // k
 
@@ -339,10 +348,7 @@ def loss_gradient(
     cdef double[:, ::1] part = np.empty((k, d + 2))
     cdef double[:, ::1] scratch = np.empty((k, d))
     cdef double loss = 0.0, gb = 0.0
-    if n_threads < 1:
-        n_threads = 1
-    if n_threads > k:
-        n_threads = <int>k
+    n_threads = _threads_for(n_threads, k)
     with nogil:
         for c in prange(k, num_threads=n_threads, schedule="dynamic"):
             lo = _chunk_start(n, k, c)
@@ -452,10 +458,7 @@ def moments(
     cdef double[:, ::1] part = np.empty((k, 1 + 2 * p))
     cdef double[:, ::1] scratch = np.empty((k, 2 * p))
     cdef double count = 0.0
-    if n_threads < 1:
-        n_threads = 1
-    if n_threads > k:
-        n_threads = <int>k
+    n_threads = _threads_for(n_threads, k)
     with nogil:
         for c in prange(k, num_threads=n_threads, schedule="dynamic"):
             lo = _chunk_start(n, k, c)
@@ -649,10 +652,7 @@ def gram(
     for j in range(d):
         shift[j] = X[0, j]
     shift[d] = y[0]
-    if n_threads < 1:
-        n_threads = 1
-    if n_threads > k:
-        n_threads = <int>k
+    n_threads = _threads_for(n_threads, k)
     with nogil:
         for c in prange(k, num_threads=n_threads, schedule="dynamic"):
             lo = _chunk_start(n, k, c)
