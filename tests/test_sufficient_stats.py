@@ -268,3 +268,17 @@ def test_verbose_one_is_silent_on_quick_fits(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == ""
+
+
+def test_verbose_one_draws_a_progress_line_on_long_fits(capsys, monkeypatch):
+    """The bar waits a second before it shows; make every fit "long"."""
+    from fastlinreg import _progress
+
+    monkeypatch.setattr(_progress, "_BAR_DELAY", 0.0)
+    monkeypatch.setitem(__import__("sys").modules, "tqdm", None)  # the plain line
+    monkeypatch.setitem(__import__("sys").modules, "tqdm.auto", None)
+    X, y = problem(500, 2)
+    model = LinearRegression(verbose=1, solver="gd").fit(X, y)
+    err = capsys.readouterr().err
+    assert f"iteration {model.n_iter_}/1000" in err
+    assert err.endswith("\n")

@@ -253,6 +253,9 @@ def _fit(args: argparse.Namespace) -> int:
         fit_intercept=not args.no_intercept,
         backend=args.backend,
         n_jobs=args.n_jobs,
+        # A progress bar on stderr for fits longer than a second, when a person
+        # is watching (stdout, --json's included, stays clean).
+        verbose=1 if sys.stderr.isatty() else 0,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
