@@ -20,6 +20,10 @@ Conventions shared by all kernels
   delayed by another process on the machine does not hold up the rest.
 * Nothing proportional to ``n`` is allocated; no Python object is touched
   inside ``nogil``.
+* Safe without a GIL (the module is declared free-threading compatible): it
+  keeps no mutable module-level state, every scratch buffer belongs to one
+  call, and the inputs are only read, so concurrent calls share nothing they
+  write.
 """
 
 from cython cimport floating
