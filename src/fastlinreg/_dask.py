@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +33,17 @@ import numpy as np
 import numpy.typing as npt
 
 from ._backend import get_kernels, resolve_n_threads
-from ._exceptions import DataConversionWarning
 from ._objectives import Coordinates, SufficientStats, sufficient_stats
-from ._validation import FloatArray, check_X_y
+from ._validation import (
+    FloatArray,
+    as_2d,
+    as_target,
+    check_lengths,
+    check_sizes,
+    check_X_y,
+    float_dtype,
+    require_y,
+)
 
 if TYPE_CHECKING:
     from .linear_model import LinearRegression
@@ -90,24 +97,8 @@ def _as_dask_float(obj: Any, name: str) -> Any:
             f"{name} is a Dask collection of type {type(obj).__name__}; "
             "expected a Dask array (or DataFrame)"
         )
-    dtype = arr.dtype
-    kind = dtype.kind
-    if kind == "f":
-        if dtype.itemsize < 4:
-            return arr.astype(np.float32)
-        if dtype.itemsize > 8:
-            return arr.astype(np.float64)
-        if not dtype.isnative:
-            return arr.astype(dtype.newbyteorder("="))
-        return arr
-    if kind in "iubO":
-        return arr.astype(np.float64)
-    if kind == "c":
-        raise ValueError(f"Complex data not supported in {name}")
-    raise TypeError(
-        f"{name} must hold numbers, got a Dask array of dtype {dtype} "
-        "(strings, bytes, dates and records are not accepted)"
-    )
+    target = float_dtype(arr.dtype, name, "a Dask array")
+    return arr if arr.dtype == target else arr.astype(target)
 
 
 def _unknown(n: float) -> bool:
@@ -117,48 +108,17 @@ def _unknown(n: float) -> bool:
 def as_dask_X_y(X: Any, y: Any) -> tuple[Any, Any]:
     """Validated Dask arrays ``(X, y)``: X 2-D with one chunk of columns, y 1-D
     chunked like the rows of X (rechunked when it was not)."""
-    Xd = _as_dask_float(X, "X")
-    if Xd.ndim == 1:
-        Xd = Xd[:, None]
-    elif Xd.ndim != 2:
-        raise ValueError(
-            f"X must be a 1-D or 2-D array, got {Xd.ndim} dimensions (shape={Xd.shape})"
-        )
-    if y is None:
-        raise ValueError(
-            "This estimator requires y to be passed, but the target y is None."
-        )
-    yd = _as_dask_float(y, "y")
-    if yd.ndim == 2 and yd.shape[1] == 1:
-        warnings.warn(
-            "A column-vector y was passed when a 1d array was expected; "
-            "it was flattened with y.ravel().",
-            DataConversionWarning,
-            stacklevel=4,
-        )
-        yd = yd[:, 0]
-    if yd.ndim != 1:
-        raise ValueError(f"y must be 1-D (one target), got shape {yd.shape}")
-    n, d = Xd.shape
+    Xd = as_2d(_as_dask_float(X, "X"))
+    require_y(y)
+    yd = as_target(_as_dask_float(y, "y"), stacklevel=4)
+    n = Xd.shape[0]
     if _unknown(n) or _unknown(yd.shape[0]):
         raise ValueError(
             "X or y has chunks of unknown size (after boolean indexing, say); "
             "call X.compute_chunk_sizes() and y.compute_chunk_sizes() first"
         )
-    if yd.shape[0] != n:
-        raise ValueError(
-            f"X and y have inconsistent numbers of samples: {n} and {yd.shape[0]}"
-        )
-    if n < 1:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={Xd.shape}) while a minimum "
-            "of 1 is required (X is empty)."
-        )
-    if d < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={Xd.shape}) while a minimum "
-            "of 1 is required."
-        )
+    check_lengths(n, yd)
+    check_sizes(Xd)
     if Xd.numblocks[1] > 1:
         Xd = Xd.rechunk({1: -1})  # whole rows in each task
     if yd.chunks[0] != Xd.chunks[0]:

@@ -54,29 +54,100 @@ def _as_float(obj: Any, name: str) -> FloatArray:
         arr = np.asarray(obj)
     except (TypeError, ValueError) as exc:  # ragged lists, odd objects
         raise ValueError(f"{name} could not be read as an array: {exc}") from exc
-    kind = arr.dtype.kind
+    target = float_dtype(arr.dtype, name)
+    try:
+        return arr.astype(target, copy=False)
+    except (TypeError, ValueError) as exc:  # objects that are not numbers
+        raise TypeError(f"{name} holds objects that are not numbers ({exc})") from exc
+
+
+def float_dtype(
+    dtype: np.dtype[Any], name: str, what: str = "an array"
+) -> np.dtype[Any]:
+    """The float32/float64 dtype input of ``dtype`` is converted to, or an error.
+
+    float32 and float64 stay (a byte-swapped one becomes native), float16
+    becomes float32, longer floats, integers, booleans and objects (numbers,
+    one hopes) become float64. Shared by the NumPy and Dask input paths.
+    """
+    kind = dtype.kind
     if kind == "f":
-        if arr.dtype.itemsize < 4:
-            return arr.astype(np.float32)
-        if arr.dtype.itemsize > 8:
-            return arr.astype(np.float64)
-        # A byte-swapped array gets its native twin.
-        return arr.astype(arr.dtype.newbyteorder("="), copy=False)
-    if kind in "iub":
-        return arr.astype(np.float64)
+        if dtype.itemsize < 4:
+            return np.dtype(np.float32)
+        if dtype.itemsize > 8:
+            return np.dtype(np.float64)
+        return dtype.newbyteorder("=")
+    if kind in "iubO":
+        return np.dtype(np.float64)
     if kind == "c":
         raise ValueError(f"Complex data not supported in {name}")
-    if kind == "O":
-        try:
-            return arr.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"{name} holds objects that are not numbers ({exc})"
-            ) from exc
     raise TypeError(
-        f"{name} must hold numbers, got an array of dtype {arr.dtype} "
+        f"{name} must hold numbers, got {what} of dtype {dtype} "
         "(strings, bytes, dates and records are not accepted)"
     )
+
+
+def as_2d(arr: Any, name: str = "X") -> Any:
+    """A 1-D ``arr`` as one column; anything but 1-D or 2-D is an error.
+
+    Works on NumPy and Dask arrays alike (indexing, no copy).
+    """
+    if arr.ndim == 1:
+        return arr[:, None]
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must be a 1-D or 2-D array, got a scalar ({arr!r})")
+    if arr.ndim > 2:
+        raise ValueError(
+            f"{name} must be a 1-D or 2-D array, got {arr.ndim} dimensions "
+            f"(shape={arr.shape})"
+        )
+    return arr
+
+
+def as_target(arr: Any, *, stacklevel: int) -> Any:
+    """``arr`` as a 1-D target: a single column ``(n, 1)`` is flattened with a
+    DataConversionWarning, anything else not 1-D is an error."""
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; "
+            "it was flattened with y.ravel().",
+            DataConversionWarning,
+            stacklevel=stacklevel + 1,
+        )
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"y must be 1-D (one target), got shape {arr.shape}")
+    return arr
+
+
+def check_sizes(X: Any, name: str = "X") -> None:
+    """At least one row and one column in the 2-D ``X``."""
+    n, d = X.shape
+    if n < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+            f"of 1 is required ({name} is empty)."
+        )
+    if d < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+            "of 1 is required."
+        )
+
+
+def check_lengths(n_samples: int, y: Any) -> None:
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            "X and y have inconsistent numbers of samples: "
+            f"{n_samples} and {y.shape[0]}"
+        )
+
+
+def require_y(y: Any) -> None:
+    if y is None:
+        raise ValueError(
+            "This estimator requires y to be passed, but the target y is None."
+        )
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
@@ -110,27 +181,8 @@ def check_X(X: Any, *, finite: bool = True, name: str = "X") -> FloatArray:
     n >= 1 and d >= 1. ``finite=False`` skips the NaN/inf scan for callers
     that detect non-finite values in a pass they make anyway.
     """
-    arr = _as_float(X, name)
-    if arr.ndim == 1:
-        arr = arr.reshape(-1, 1)
-    elif arr.ndim == 0:
-        raise ValueError(f"{name} must be a 1-D or 2-D array, got a scalar ({arr!r})")
-    elif arr.ndim > 2:
-        raise ValueError(
-            f"{name} must be a 1-D or 2-D array, got {arr.ndim} dimensions "
-            f"(shape={arr.shape})"
-        )
-    n, d = arr.shape
-    if n < 1:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum "
-            f"of 1 is required ({name} is empty)."
-        )
-    if d < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum "
-            "of 1 is required."
-        )
+    arr: FloatArray = as_2d(_as_float(X, name), name)
+    check_sizes(arr, name)
     # NumPy's overloads do not map over FloatArray's union (float32 | float64).
     arr = np.ascontiguousarray(arr)  # type: ignore[assignment]
     if finite:
@@ -140,26 +192,10 @@ def check_X(X: Any, *, finite: bool = True, name: str = "X") -> FloatArray:
 
 def check_y(y: Any, n_samples: int | None = None, *, finite: bool = True) -> FloatArray:
     """Validate a target vector; a single column ``(n, 1)`` is flattened."""
-    if y is None:
-        raise ValueError(
-            "This estimator requires y to be passed, but the target y is None."
-        )
-    arr = _as_float(y, "y")
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        warnings.warn(
-            "A column-vector y was passed when a 1d array was expected; "
-            "it was flattened with y.ravel().",
-            DataConversionWarning,
-            stacklevel=3,
-        )
-        arr = arr.ravel()
-    if arr.ndim != 1:
-        raise ValueError(f"y must be 1-D (one target), got shape {arr.shape}")
-    if n_samples is not None and arr.shape[0] != n_samples:
-        raise ValueError(
-            "X and y have inconsistent numbers of samples: "
-            f"{n_samples} and {arr.shape[0]}"
-        )
+    require_y(y)
+    arr: FloatArray = as_target(_as_float(y, "y"), stacklevel=3)
+    if n_samples is not None:
+        check_lengths(n_samples, arr)
     if arr.shape[0] < 1:
         raise ValueError(
             "Found array with 0 sample(s) while a minimum of 1 is required "
