@@ -31,3 +31,19 @@ def gram(
     cov: npt.NDArray[np.float64],
     n_threads: int,
 ) -> None: ...
+def robust_loss_gradient(
+    X: npt.NDArray[np.floating],
+    y: npt.NDArray[np.floating],
+    sample_weight: npt.NDArray[np.float64],
+    coef: npt.NDArray[np.float64],
+    intercept: float,
+    x_offset: npt.NDArray[np.float64],
+    y_offset: float,
+    loss: int,
+    epsilon: float,
+    quantile: float,
+    smoothing: float,
+    grad_coef: npt.NDArray[np.float64],
+    hessian: npt.NDArray[np.float64],
+    n_threads: int,
+) -> tuple[float, float, float]: ...

@@ -28,6 +28,7 @@ Conventions shared by all kernels
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport fabs
 from libc.string cimport memset
 
 import numpy as np
@@ -672,3 +673,497 @@ def gram(
             mean[j] += shift[j]
             for m in range(j + 1, p):
                 cov[m, j] = cov[j, m]
+
+
+# --------------------------------------------------------------------------
+# Robust losses: weighted sum, gradient and Hessian
+# --------------------------------------------------------------------------
+#
+# Each block of _BLOCK rows goes through four passes while it sits in cache:
+#   1. residuals r_i of the block;
+#   2. per row ℓ_h(r_i), ℓ(r_i), w_i·ψ(r_i) and w_i·ℓ_h''(r_i), in a loop of
+#      its own for each loss (the loss is chosen once per block, not per row);
+#   3. grad += Σ w_i ψ_i (x_i − m), rows in pairs like _chunk_loss_grad_d;
+#   4. (if asked) H += Σ w_i ℓ''_i z_i z_iᵀ over the rows with curvature only.
+# The per-row formulas are branch-free rewrites of the twin's np.where (a clip
+# instead of a three-way choice), so a residual of random sign costs no
+# mispredicted branch.
+
+# Loss codes of robust_loss_gradient.
+cdef enum:
+    _SQUARED = 0
+    _ABSOLUTE = 1
+    _HUBER = 2
+    _QUANTILE = 3
+    _EPS_INSENSITIVE = 4
+
+cdef struct _Loss:
+    int code
+    double eps     # Huber threshold / epsilon-insensitive width
+    double q       # pinball level
+    double h       # half-width of the smoothing band; 0: no smoothing
+    double inv_h   # 1/h, 1/(2h), 1/(4h); 0 when h = 0
+    double inv_2h
+    double inv_4h
+
+
+cdef inline double _clip(double x, double lo, double hi) noexcept nogil:
+    """np.clip(x, lo, hi); compiles to minsd / maxsd."""
+    x = x if x > lo else lo
+    return x if x < hi else hi
+
+
+cdef inline double _sign(double x) noexcept nogil:
+    """np.sign(x): −1, 0 or 1, without a branch."""
+    return <double>(x > 0.0) - <double>(x < 0.0)
+
+
+cdef inline double _weight(const double* sw, Py_ssize_t i) noexcept nogil:
+    """w_i, or 1 when there are no weights (sw is NULL)."""
+    if sw == NULL:
+        return 1.0
+    return sw[i]
+
+
+# One of these per loss: over the nb residuals r of a block, with weights sw
+# (NULL: all 1), psi[i] = w_i ψ(r_i), curv[i] = w_i ℓ_h''(r_i) and
+# sums += [Σ w ℓ_h(r), Σ w ℓ(r), Σ w ψ(r)], the block's terms summed first.
+
+cdef void _terms_squared(
+    const _Loss* L, const double* r, const double* sw, Py_ssize_t nb,
+    double* psi, double* curv, double* sums,
+) noexcept nogil:
+    """ℓ = r², ψ = 2r, ℓ'' = 2."""
+    cdef double w, v, sv = 0.0, sp = 0.0
+    cdef Py_ssize_t i
+    for i in range(nb):
+        w = _weight(sw, i)
+        v = r[i] * r[i]
+        psi[i] = w * (2.0 * r[i])
+        curv[i] = w * 2.0
+        sv += w * v
+        sp += psi[i]
+    sums[0] += sv
+    sums[1] += sv
+    sums[2] += sp
+
+
+cdef void _terms_huber(
+    const _Loss* L, const double* r, const double* sw, Py_ssize_t nb,
+    double* psi, double* curv, double* sums,
+) noexcept nogil:
+    """Huber(ε): with t = clip(r, −ε, ε), ℓ = ½t² + ε(|r| − |t|), ψ = t,
+    ℓ'' = [|r| ≤ ε] (the twin's np.where(|r| <= ε, ½r², ε|r| − ½ε²))."""
+    cdef double w, t, a, v, eps = L.eps, sv = 0.0, sp = 0.0
+    cdef Py_ssize_t i
+    for i in range(nb):
+        w = _weight(sw, i)
+        a = fabs(r[i])
+        t = _clip(r[i], -eps, eps)
+        v = 0.5 * t * t + eps * (a - fabs(t))
+        psi[i] = w * t
+        curv[i] = w * <double>(a <= eps)
+        sv += w * v
+        sp += psi[i]
+    sums[0] += sv
+    sums[1] += sv
+    sums[2] += sp
+
+
+cdef void _terms_absolute(
+    const _Loss* L, const double* r, const double* sw, Py_ssize_t nb,
+    double* psi, double* curv, double* sums,
+) noexcept nogil:
+    """|r|, smoothed: with t = clip(r, −h, h), ℓ_h = |r| + (h − |t|)²/(2h),
+    ψ = t/h, ℓ'' = [|r| ≤ h]/h (in the band: r²/(2h) + h/2). h = 0: ψ = sign(r)."""
+    cdef double w, t, a, v, g, h = L.h, sv = 0.0, se = 0.0, sp = 0.0
+    cdef Py_ssize_t i
+    if h == 0.0:
+        for i in range(nb):
+            w = _weight(sw, i)
+            a = fabs(r[i])
+            psi[i] = w * _sign(r[i])
+            curv[i] = 0.0
+            sv += w * a
+            sp += psi[i]
+        sums[0] += sv
+        sums[1] += sv
+        sums[2] += sp
+        return
+    for i in range(nb):
+        w = _weight(sw, i)
+        a = fabs(r[i])
+        t = _clip(r[i], -h, h)
+        g = h - fabs(t)
+        v = a + g * g * (0.5 * L.inv_h)
+        psi[i] = w * (t * L.inv_h)
+        curv[i] = w * (L.inv_h * <double>(a <= h))
+        sv += w * v
+        se += w * a
+        sp += psi[i]
+    sums[0] += sv
+    sums[1] += se
+    sums[2] += sp
+
+
+cdef void _terms_quantile(
+    const _Loss* L, const double* r, const double* sw, Py_ssize_t nb,
+    double* psi, double* curv, double* sums,
+) noexcept nogil:
+    """Pinball(q): ℓ = q·r − min(r, 0); smoothed, with t = clip(r, −h, h),
+    ℓ_h = ℓ + (h − |t|)²/(4h), ψ = q − ½ + t/(2h), ℓ'' = [|r| ≤ h]/(2h)
+    (in the band: r²/(4h) + (q − ½)r + h/4). h = 0: ψ = q − ½ + ½ sign(r)."""
+    cdef double w, t, e, v, g, q = L.q, h = L.h, sv = 0.0, se = 0.0, sp = 0.0
+    cdef Py_ssize_t i
+    if h == 0.0:
+        for i in range(nb):
+            w = _weight(sw, i)
+            e = q * r[i] - (r[i] if r[i] < 0.0 else 0.0)
+            psi[i] = w * ((q - 0.5) + 0.5 * _sign(r[i]))
+            curv[i] = 0.0
+            sv += w * e
+            sp += psi[i]
+        sums[0] += sv
+        sums[1] += sv
+        sums[2] += sp
+        return
+    for i in range(nb):
+        w = _weight(sw, i)
+        e = q * r[i] - (r[i] if r[i] < 0.0 else 0.0)
+        t = _clip(r[i], -h, h)
+        g = h - fabs(t)
+        v = e + g * g * L.inv_4h
+        psi[i] = w * ((q - 0.5) + t * L.inv_2h)
+        curv[i] = w * (L.inv_2h * <double>(fabs(r[i]) <= h))
+        sv += w * v
+        se += w * e
+        sp += psi[i]
+    sums[0] += sv
+    sums[1] += se
+    sums[2] += sp
+
+
+cdef void _terms_eps_insensitive(
+    const _Loss* L, const double* r, const double* sw, Py_ssize_t nb,
+    double* psi, double* curv, double* sums,
+) noexcept nogil:
+    """max(0, |r| − ε) = H(r − ε) + H(−r − ε), the sum of two hinges
+    H(u) = max(0, u). Smoothed, each hinge is H_h(u) = (t + h)²/(4h) +
+    max(u − h, 0) with t = clip(u, −h, h): H_h' = (t + h)/(2h), H_h'' =
+    [|u| ≤ h]/(2h). The bands may overlap (h > ε): the sum stays smooth and
+    convex. h = 0: ψ = sign(r)[|r| > ε]."""
+    cdef double w, t, u, e, v, g, s, eps = L.eps, h = L.h
+    cdef double sv = 0.0, se = 0.0, sp = 0.0
+    cdef Py_ssize_t i
+    if h == 0.0:
+        for i in range(nb):
+            w = _weight(sw, i)
+            u = fabs(r[i]) - eps
+            e = u if u > 0.0 else 0.0
+            psi[i] = w * (_sign(r[i]) * <double>(u > 0.0))
+            curv[i] = 0.0
+            sv += w * e
+            sp += psi[i]
+        sums[0] += sv
+        sums[1] += sv
+        sums[2] += sp
+        return
+    for i in range(nb):
+        w = _weight(sw, i)
+        e = fabs(r[i]) - eps
+        e = e if e > 0.0 else 0.0
+        # the two hinges max(0, r − ε) and max(0, −r − ε), each smoothed
+        u = r[i] - eps
+        t = _clip(u, -h, h)
+        g = -r[i] - eps
+        s = _clip(g, -h, h)
+        v = ((t + h) * (t + h) + (s + h) * (s + h)) * L.inv_4h
+        v += (u - h if u > h else 0.0) + (g - h if g > h else 0.0)
+        psi[i] = w * ((t - s) * L.inv_2h)
+        curv[i] = w * (L.inv_2h * (<double>(fabs(u) <= h) + <double>(fabs(g) <= h)))
+        sv += w * v
+        se += w * e
+        sp += psi[i]
+    sums[0] += sv
+    sums[1] += se
+    sums[2] += sp
+
+
+cdef void _block_residuals(
+    const xfloat* X, const yfloat* y, const double* w, double b, const double* m,
+    double yo, Py_ssize_t d, Py_ssize_t start, Py_ssize_t nb, double* r,
+) noexcept nogil:
+    """r_i = (y_i − yo) − b − (x_i − m) @ w for the nb rows from start."""
+    cdef Py_ssize_t i
+    for i in range(nb):
+        r[i] = (y[start + i] - yo) - b - _dot_centred(X + (start + i) * d, m, w, d)
+
+
+cdef void _block_weighted_rows(
+    const xfloat* X, const double* m, Py_ssize_t d, Py_ssize_t start, Py_ssize_t nb,
+    const double* a, double* blk,
+) noexcept nogil:
+    """blk = Σ_i a_i (x_i − m) over the nb rows from start, two rows a pass."""
+    cdef flr_v2 mv, va, vb
+    cdef const xfloat* x0
+    cdef const xfloat* x1
+    cdef Py_ssize_t i = 0, j, d2 = (d // 2) * 2
+    memset(blk, 0, d * sizeof(double))
+    while i + 1 < nb:
+        x0 = X + (start + i) * d
+        x1 = x0 + d
+        va = flr_splat(a[i])
+        vb = flr_splat(a[i + 1])
+        j = 0
+        while j < d2:
+            mv = flr_load_d(m + j)
+            flr_store_d(blk + j, flr_add(flr_load_d(blk + j), flr_add(
+                flr_mul(va, flr_sub(_load2(x0 + j), mv)),
+                flr_mul(vb, flr_sub(_load2(x1 + j), mv)))))
+            j += 2
+        if j < d:
+            blk[j] += a[i] * (x0[j] - m[j]) + a[i + 1] * (x1[j] - m[j])
+        i += 2
+    if i < nb:
+        x0 = X + (start + i) * d
+        for j in range(d):
+            blk[j] += a[i] * (x0[j] - m[j])
+
+
+cdef inline void _centred_row(
+    const xfloat* x, const double* m, Py_ssize_t d, double* z,
+) noexcept nogil:
+    """z[:d + 1] = [x − m, 1]."""
+    cdef Py_ssize_t j
+    for j in range(d):
+        z[j] = x[j] - m[j]
+    z[d] = 1.0
+
+
+cdef void _rank4_update(
+    double* bh, const double* z, const double* c, Py_ssize_t p, Py_ssize_t p2,
+) noexcept nogil:
+    """bh[j, k] += Σ_r c_r z_r[j] z_r[k] for the four rows z_r = z[r·p2:(r + 1)·p2]
+    and k ≥ j (from j rounded down to even: two columns a vector).
+
+    bh is p × p2 with p2 = p rounded up to even (the z_r are zero at p if p2 > p).
+    """
+    cdef flr_v2 a0, a1, a2, a3, t
+    cdef const double* z0 = z
+    cdef const double* z1 = z0 + p2
+    cdef const double* z2 = z1 + p2
+    cdef const double* z3 = z2 + p2
+    cdef double* row
+    cdef Py_ssize_t j, k
+    for j in range(p):
+        a0 = flr_splat(c[0] * z0[j])
+        a1 = flr_splat(c[1] * z1[j])
+        a2 = flr_splat(c[2] * z2[j])
+        a3 = flr_splat(c[3] * z3[j])
+        row = bh + j * p2
+        k = j - (j % 2)
+        while k < p2:
+            t = flr_add(
+                flr_add(flr_mul(a0, flr_load_d(z0 + k)), flr_mul(a1, flr_load_d(z1 + k))),
+                flr_add(flr_mul(a2, flr_load_d(z2 + k)), flr_mul(a3, flr_load_d(z3 + k))))
+            flr_store_d(row + k, flr_add(flr_load_d(row + k), t))
+            k += 2
+
+
+cdef bint _block_hessian(
+    const xfloat* X, const double* m, Py_ssize_t d, Py_ssize_t start, Py_ssize_t nb,
+    const double* c, double* bh, double* z,
+) noexcept nogil:
+    """bh = Σ_i c_i z_i z_iᵀ (upper triangle; p × p2 with p = d + 1 and p2 = p
+    rounded up to even) over the rows of the block with c_i ≠ 0, z_i = [x_i − m, 1],
+    four rows to a pass. False (bh untouched) when there are none.
+
+    z is 4·p2 scratch, finite, and zero at index p of each row if p2 > p.
+    """
+    cdef Py_ssize_t p = d + 1, p2 = p + p % 2, i, r = 0
+    cdef double cr[4]
+    cdef bint any_row = False
+    for i in range(nb):
+        if c[i] == 0.0:
+            continue
+        if not any_row:
+            memset(bh, 0, p * p2 * sizeof(double))
+            any_row = True
+        _centred_row(X + (start + i) * d, m, d, z + r * p2)
+        cr[r] = c[i]
+        r += 1
+        if r == 4:
+            _rank4_update(bh, z, cr, p, p2)
+            r = 0
+    if r > 0:
+        # The missing rows count with weight 0 (their z, finite, are left over).
+        while r < 4:
+            cr[r] = 0.0
+            r += 1
+        _rank4_update(bh, z, cr, p, p2)
+    return any_row
+
+
+cdef void _chunk_robust(
+    const xfloat* X, const yfloat* y, const double* sw, const double* w, double b,
+    const double* m, double yo, Py_ssize_t d, const _Loss* L, bint want_hessian,
+    Py_ssize_t lo, Py_ssize_t hi, double* out, double* scratch,
+) noexcept nogil:
+    """out = [Σ w ℓ_h, Σ w ℓ, Σ w ψ, Σ w ψ (x − m) (d), H (p × p, upper triangle,
+    only if want_hessian)] over rows lo..hi. scratch: 3·_BLOCK + d + (p + 4)·p2
+    doubles, p2 = p rounded up to even.
+    """
+    cdef Py_ssize_t p = d + 1, p2 = p + p % 2, j, k, start, stop, nb
+    cdef double* r = scratch
+    cdef double* psi = r + _BLOCK
+    cdef double* curv = psi + _BLOCK
+    cdef double* blk = curv + _BLOCK
+    cdef double* bh = blk + d
+    cdef double* z = bh + p * p2
+    cdef double* hess = out + 3 + d
+    cdef const double* swb
+    cdef double sums[3]
+    memset(out, 0, (3 + d + (p * p if want_hessian else 0)) * sizeof(double))
+    memset(z, 0, 4 * p2 * sizeof(double))
+    start = lo
+    while start < hi:
+        stop = start + _BLOCK
+        if stop > hi:
+            stop = hi
+        nb = stop - start
+        swb = NULL
+        if sw != NULL:
+            swb = sw + start
+        # r = (y − yo) − b − (X − m) @ w   (this block's rows)
+        _block_residuals(X, y, w, b, m, yo, d, start, nb, r)
+        # value += w @ ℓ_h(r); exact += w @ ℓ(r); grad_b_sum += w @ ψ(r)
+        sums[0] = 0.0
+        sums[1] = 0.0
+        sums[2] = 0.0
+        if L.code == _SQUARED:
+            _terms_squared(L, r, swb, nb, psi, curv, sums)
+        elif L.code == _ABSOLUTE:
+            _terms_absolute(L, r, swb, nb, psi, curv, sums)
+        elif L.code == _HUBER:
+            _terms_huber(L, r, swb, nb, psi, curv, sums)
+        elif L.code == _QUANTILE:
+            _terms_quantile(L, r, swb, nb, psi, curv, sums)
+        else:
+            _terms_eps_insensitive(L, r, swb, nb, psi, curv, sums)
+        out[0] += sums[0]
+        out[1] += sums[1]
+        out[2] += sums[2]
+        # grad_sum += (w ψ) @ (X − m)
+        _block_weighted_rows(X, m, d, start, nb, psi, blk)
+        for j in range(d):
+            out[3 + j] += blk[j]
+        # H += Z[band].T @ ((w ℓ'')[band, None] * Z[band]),  Z = [X − m, 1]
+        if want_hessian and _block_hessian(X, m, d, start, nb, curv, bh, z):
+            for j in range(p):
+                for k in range(j, p):
+                    hess[j * p + k] += bh[j * p2 + k]
+        start = stop
+
+
+def robust_loss_gradient(
+    const xfloat[:, ::1] X,
+    const yfloat[::1] y,
+    const double[::1] sample_weight,
+    const double[::1] coef,
+    double intercept,
+    const double[::1] x_offset,
+    double y_offset,
+    int loss,
+    double epsilon,
+    double quantile,
+    double smoothing,
+    double[::1] grad_coef,
+    double[:, ::1] hessian,
+    int n_threads,
+):
+    """Weighted sum of a robust loss, its gradient and (optionally) Hessian.
+
+    With ``r = (y − y_offset) − intercept − (X − x_offset) @ coef`` and weights
+    ``w`` (all 1 when ``sample_weight`` is empty), returns
+    ``(Σ w ℓ_h(r), −Σ w ψ(r), Σ w ℓ(r))``, writes ``−(X − x_offset).T @ (w ψ)``
+    into ``grad_coef`` and, unless ``hessian`` has shape ``(0, 0)``,
+    ``Z.T @ (w ℓ_h''(r) Z)`` with ``Z = [X − x_offset, 1]`` into ``hessian``
+    (``(d + 1) × (d + 1)``). ``loss``: 0 squared, 1 absolute, 2 Huber
+    (``epsilon``), 3 pinball (``quantile``), 4 epsilon-insensitive
+    (``epsilon``); ``ℓ_h`` is ``ℓ`` with the kinks of 1, 3 and 4 rounded off by
+    a quadratic over a band of half-width ``smoothing`` (``ψ = ℓ_h'``). The
+    formulas are those of the NumPy twin.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], p = d + 1
+    cdef Py_ssize_t k = _n_chunks(n), c, j, m, lo, hi
+    cdef bint want_hessian = hessian.shape[0] != 0 or hessian.shape[1] != 0
+    cdef const double* sw = NULL
+    cdef double value = 0.0, exact = 0.0, sp = 0.0
+    cdef _Loss L
+    _check_robust_args(loss, epsilon, quantile, smoothing, n, d, sample_weight.shape[0],
+                       hessian.shape[0], hessian.shape[1])
+    cdef Py_ssize_t width = 3 + d + (p * p if want_hessian else 0)
+    cdef double[:, ::1] part = np.empty((k, width))
+    cdef double[:, ::1] scratch = np.empty((k, 3 * _BLOCK + d + (p + 4) * (p + p % 2)))
+    if sample_weight.shape[0] > 0:
+        sw = &sample_weight[0]
+    L.code = loss
+    L.eps = epsilon
+    L.q = quantile
+    L.h = smoothing
+    L.inv_h = 1.0 / smoothing if smoothing > 0.0 else 0.0
+    L.inv_2h = 0.5 * L.inv_h
+    L.inv_4h = 0.25 * L.inv_h
+    n_threads = _threads_for(n_threads, k)
+    with nogil:
+        for c in prange(k, num_threads=n_threads, schedule="dynamic"):
+            lo = _chunk_start(n, k, c)
+            hi = _chunk_start(n, k, c + 1)
+            _chunk_robust(&X[0, 0], &y[0], sw, &coef[0], intercept, &x_offset[0],
+                          y_offset, d, &L, want_hessian, lo, hi, &part[c, 0],
+                          &scratch[c, 0])
+        # Merge the chunks in their fixed order.
+        for j in range(d):
+            grad_coef[j] = 0.0
+        if want_hessian:
+            memset(&hessian[0, 0], 0, p * p * sizeof(double))
+        for c in range(k):
+            value += part[c, 0]
+            exact += part[c, 1]
+            sp += part[c, 2]
+            for j in range(d):
+                grad_coef[j] += part[c, 3 + j]
+            if want_hessian:
+                for j in range(p):
+                    for m in range(j, p):
+                        hessian[j, m] += part[c, 3 + d + j * p + m]
+        for j in range(d):
+            grad_coef[j] = -grad_coef[j]
+        if want_hessian:
+            for j in range(p):
+                for m in range(j + 1, p):
+                    hessian[m, j] = hessian[j, m]
+    return value, -sp, exact
+
+
+cdef _check_robust_args(
+    int loss, double epsilon, double quantile, double smoothing, Py_ssize_t n,
+    Py_ssize_t d, Py_ssize_t n_weights, Py_ssize_t h_rows, Py_ssize_t h_cols,
+):
+    """The arguments robust_loss_gradient cannot take (bounds checks are off);
+    the same checks as the NumPy twin's."""
+    if not 0 <= loss <= 4:
+        raise ValueError(f"unknown loss code {loss}; expected 0 to 4")
+    if (loss == _HUBER or loss == _EPS_INSENSITIVE) and not epsilon >= 0.0:
+        raise ValueError(f"epsilon must be >= 0, got {epsilon}")
+    if loss == _QUANTILE and not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    if (loss == _ABSOLUTE or loss == _QUANTILE or loss == _EPS_INSENSITIVE) \
+            and not smoothing >= 0.0:
+        raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    if n_weights != 0 and n_weights != n:
+        raise ValueError(f"sample_weight has {n_weights} entries; expected 0 or {n}")
+    if (h_rows, h_cols) != (0, 0) and (h_rows, h_cols) != (d + 1, d + 1):
+        raise ValueError(
+            f"hessian has shape {(h_rows, h_cols)}; expected (0, 0) or {(d + 1, d + 1)}"
+        )

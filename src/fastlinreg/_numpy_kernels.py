@@ -21,6 +21,7 @@ __all__ = [
     "max_threads",
     "moments",
     "n_chunks_for",
+    "robust_loss_gradient",
 ]
 
 HAS_OPENMP = False
@@ -176,3 +177,205 @@ def _centred_block_gram(xb: Array, yb: Array) -> tuple[F64, F64]:
     bmean = block.mean(axis=0)
     block -= bmean
     return bmean, block.T @ block
+
+
+# Loss codes of robust_loss_gradient.
+_SQUARED, _ABSOLUTE, _HUBER, _QUANTILE, _EPS_INSENSITIVE = range(5)
+
+
+def robust_loss_gradient(
+    X: Array,
+    y: Array,
+    sample_weight: F64,
+    coef: F64,
+    intercept: float,
+    x_offset: F64,
+    y_offset: float,
+    loss: int,
+    epsilon: float,
+    quantile: float,
+    smoothing: float,
+    grad_coef: F64,
+    hessian: F64,
+    n_threads: int,
+) -> tuple[float, float, float]:
+    """Weighted sum of a robust loss, its gradient and, optionally, its Hessian.
+
+    With residuals ``r = (y - y_offset) - intercept - (X - x_offset) @ coef``,
+    weights ``w`` and ``z_i = [X_i - x_offset, 1]``, the sums are
+    ``value = Σ w ℓ_h(r)``, ``exact_value = Σ w ℓ(r)``, ``grad_coef =
+    -(X - x_offset).T @ (w ψ(r))``, ``grad_intercept = -Σ w ψ(r)`` and
+    ``hessian = Σ w ℓ_h''(r) z zᵀ``, where ``ψ = ℓ_h'``. ``ℓ_h`` is ``ℓ`` with
+    its kinks replaced by a quadratic over a band of half-width ``smoothing``
+    (losses 1, 3, 4; see :func:`_robust_terms`).
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C-contiguous
+    y : (n,) float32 or float64
+    sample_weight : (n,) float64, or length 0 for all weights 1
+    coef, x_offset : (d,) float64
+    intercept, y_offset : float
+    loss : int
+        0 squared, 1 absolute, 2 Huber, 3 quantile (pinball), 4
+        epsilon-insensitive.
+    epsilon : float
+        Huber threshold / epsilon-insensitive width (losses 2 and 4).
+    quantile : float
+        Pinball level in (0, 1) (loss 3).
+    smoothing : float
+        Half-width ``h >= 0`` of the smoothing band of losses 1, 3 and 4
+        (0: none). Ignored by losses 0 and 2.
+    grad_coef : (d,) float64
+        Output: the gradient with respect to ``coef``.
+    hessian : (d + 1, d + 1) float64, or shape (0, 0) to skip it
+        Output: the Hessian in ``(coef, intercept)``, both triangles.
+    n_threads : int
+        Ignored: the NumPy kernels run on one thread.
+
+    Returns
+    -------
+    value, grad_intercept, exact_value : float
+        ``exact_value`` is the unsmoothed ``Σ w ℓ(r)``.
+
+    Examples
+    --------
+    Absolute loss of the residuals ``[1, 3]``:
+
+    >>> X, y = np.array([[0.0], [1.0]]), np.array([1.0, 3.0])
+    >>> grad = np.empty(1)
+    >>> robust_loss_gradient(X, y, np.empty(0), np.zeros(1), 0.0, np.zeros(1),
+    ...                      0.0, 1, 0.0, 0.5, 0.0, grad, np.empty((0, 0)), 1)
+    (4.0, -2.0, 4.0)
+    >>> grad
+    array([-1.])
+    """
+    n, d = X.shape
+    _check_robust_args(
+        loss, epsilon, quantile, smoothing, n, d, sample_weight.shape[0], hessian.shape
+    )
+    want_hessian = hessian.shape != (0, 0)
+    weighted = sample_weight.shape[0] > 0
+    centred = bool(np.any(x_offset))
+    value = exact_value = psi_sum = 0.0
+    grad_coef[:] = 0.0
+    if want_hessian:
+        hessian[:] = 0.0
+    for rows in _row_blocks(n, d):
+        xb = X[rows]
+        if centred or xb.dtype != np.float64:
+            xb = np.subtract(xb, x_offset, dtype=np.float64)
+        r = np.subtract(y[rows], y_offset, dtype=np.float64)
+        r -= intercept
+        r -= xb @ coef
+        smooth, exact, psi, curv = _robust_terms(r, loss, epsilon, quantile, smoothing)
+        # No weights: weights 1, the same arithmetic.
+        w = sample_weight[rows] if weighted else np.ones(r.shape[0])
+        value += float(w @ smooth)
+        exact_value += float(w @ exact)
+        w_psi = w * psi
+        psi_sum += float(w_psi.sum())
+        grad_coef -= w_psi @ xb
+        if want_hessian:
+            # Only the rows with curvature: for the smoothed losses, the band.
+            band = curv != 0.0
+            c, zb = (w * curv)[band], xb[band]
+            hessian[:d, :d] += zb.T @ (c[:, None] * zb)
+            hessian[:d, d] += c @ zb
+            hessian[d, d] += float(c.sum())
+    if want_hessian:
+        lower = np.tril_indices(d + 1, -1)
+        hessian[lower] = hessian.T[lower]
+    return value, -psi_sum, exact_value
+
+
+def _robust_terms(
+    r: F64, loss: int, epsilon: float, q: float, h: float
+) -> tuple[F64, F64, F64, F64]:
+    """Per residual: ``(ℓ_h(r), ℓ(r), ψ(r) = ℓ_h'(r), ℓ_h''(r))``.
+
+    ``h > 0`` replaces the kinks of the absolute, pinball and
+    epsilon-insensitive losses by a quadratic over a band of half-width ``h``
+    (edges included), which keeps ``ℓ_h`` and ``ψ`` continuous:
+    ``ℓ ≤ ℓ_h ≤ ℓ + h/2`` (absolute), ``ℓ + h/4`` (pinball), ``ℓ + h/4`` per
+    hinge (epsilon-insensitive: ``max(0, r − ε) + max(0, −r − ε)``, two
+    kinks, whose bands may overlap when ``h > ε``). Only the bands have
+    curvature. ``sign(0) = 0``.
+
+    ``np.where`` evaluates both branches, so the band's formulas are written
+    for ``t``, the residual clipped to the band: ``t = r`` where they are used,
+    and they stay finite elsewhere however small ``h`` is. Likewise Huber's
+    loss with a huge ``epsilon`` (least squares) does not overflow.
+    """
+    a = np.abs(r)
+    s = np.sign(r)
+    none = np.zeros_like(r)
+    if loss == _SQUARED:
+        sq = r * r
+        return sq, sq, 2.0 * r, np.full_like(r, 2.0)
+    if loss == _HUBER:
+        band = a <= epsilon
+        t = np.clip(r, -epsilon, epsilon)
+        # ½r² in the band, ε|r| − ½ε² outside; ψ = r in the band, ε sign(r) outside
+        huber = 0.5 * t * t + epsilon * (a - np.abs(t))
+        return huber, huber, t, band.astype(np.float64)
+    if loss == _ABSOLUTE:
+        if h == 0.0:
+            return a, a, s, none
+        band = a <= h
+        t = np.clip(r, -h, h)
+        smooth = np.where(band, t * t / (2.0 * h) + h / 2.0, a)
+        psi = np.where(band, t / h, s)
+        return smooth, a, psi, np.where(band, 1.0 / h, 0.0)
+    if loss == _QUANTILE:
+        pinball = np.where(r >= 0.0, q * r, (q - 1.0) * r)
+        if h == 0.0:
+            # q above, q - 1 below, their mean q - 1/2 at r = 0
+            return pinball, pinball, q - 0.5 + 0.5 * s, none
+        band = a <= h
+        t = np.clip(r, -h, h)
+        smooth = np.where(band, t * t / (4.0 * h) + (q - 0.5) * t + h / 4.0, pinball)
+        psi = np.where(band, t / (2.0 * h) + (q - 0.5), np.where(r > 0.0, q, q - 1.0))
+        return smooth, pinball, psi, np.where(band, 1.0 / (2.0 * h), 0.0)
+    # epsilon-insensitive
+    u = a - epsilon
+    hinge = np.maximum(u, 0.0)
+    if h == 0.0:
+        return hinge, hinge, np.where(u > 0.0, s, 0.0), none
+    # Two hinges, max(0, r − ε) and max(0, −r − ε), each smoothed in its band;
+    # the bands may overlap (h > ε) and the sum stays smooth.
+    smooth, psi, curv = np.zeros_like(r), np.zeros_like(r), np.zeros_like(r)
+    for sign in (1.0, -1.0):
+        v = sign * r - epsilon
+        t = np.clip(v, -h, h)
+        smooth += (t + h) ** 2 / (4.0 * h) + np.maximum(v - h, 0.0)
+        psi += sign * (t + h) / (2.0 * h)
+        curv += np.where(np.abs(v) <= h, 1.0 / (2.0 * h), 0.0)
+    return smooth, hinge, psi, curv
+
+
+def _check_robust_args(
+    loss: int,
+    epsilon: float,
+    quantile: float,
+    smoothing: float,
+    n: int,
+    d: int,
+    n_weights: int,
+    hessian_shape: tuple[int, ...],
+) -> None:
+    """The arguments robust_loss_gradient cannot take (as the compiled twin)."""
+    if not 0 <= loss <= 4:
+        raise ValueError(f"unknown loss code {loss}; expected 0 to 4")
+    if loss in (_HUBER, _EPS_INSENSITIVE) and not epsilon >= 0.0:
+        raise ValueError(f"epsilon must be >= 0, got {epsilon}")
+    if loss == _QUANTILE and not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    if loss in (_ABSOLUTE, _QUANTILE, _EPS_INSENSITIVE) and not smoothing >= 0.0:
+        raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    if n_weights not in (0, n):
+        raise ValueError(f"sample_weight has {n_weights} entries; expected 0 or {n}")
+    if hessian_shape not in ((0, 0), (d + 1, d + 1)):
+        raise ValueError(
+            f"hessian has shape {hessian_shape}; expected (0, 0) or {(d + 1, d + 1)}"
+        )
