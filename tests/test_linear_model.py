@@ -129,9 +129,9 @@ def test_convergence_warning_when_max_iter_too_small(backend):
     # tol=0 asks for all max_iter steps: no warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error", fastlinreg.ConvergenceWarning)
-        model = LinearRegression(
-            backend=backend, max_iter=7, tol=0.0, solver="gd"
-        ).fit(X, y)
+        model = LinearRegression(backend=backend, max_iter=7, tol=0.0, solver="gd").fit(
+            X, y
+        )
     assert model.n_iter_ == 7
 
 
@@ -284,6 +284,12 @@ def test_get_set_params_and_clone():
     sklearn_base = pytest.importorskip("sklearn.base")
     model = LinearRegression(learning_rate=0.1, n_jobs=2)
     assert model.get_params() == {
+        "loss": "squared_error",
+        "epsilon": 0.1,
+        "quantile": 0.5,
+        "alpha": 0.0,
+        "penalty": "l2",
+        "l1_ratio": 0.15,
         "learning_rate": 0.1,
         "max_iter": 1000,
         "tol": 1e-10,
@@ -297,8 +303,8 @@ def test_get_set_params_and_clone():
     }
     assert model.set_params(max_iter=5, tol=1e-3) is model
     assert (model.max_iter, model.tol) == (5, 1e-3)
-    with pytest.raises(ValueError, match="Invalid parameter 'alpha'"):
-        model.set_params(alpha=1.0)
+    with pytest.raises(ValueError, match="Invalid parameter 'gamma'"):
+        model.set_params(gamma=1.0)
     assert (
         repr(model)
         == "LinearRegression(learning_rate=0.1, max_iter=5, n_jobs=2, tol=0.001)"

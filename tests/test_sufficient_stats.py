@@ -211,7 +211,7 @@ def test_invalid_choices():
     with pytest.raises(ValueError, match="precompute"):
         LinearRegression(precompute="yes").fit(X, y)
     with pytest.raises(ValueError, match="solver"):
-        LinearRegression(solver="newton").fit(X, y)
+        LinearRegression(solver="lbfgs").fit(X, y)
     with pytest.raises(ValueError, match="verbose"):
         LinearRegression(verbose=-1).fit(X, y)
     with pytest.raises(TypeError, match="callback"):

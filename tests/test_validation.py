@@ -87,7 +87,7 @@ BAD_Y = {
         "inconsistent numbers of samples",
     ),
     "None": (lambda y: None, ValueError, "y is None"),
-    "two columns": (lambda y: np.column_stack([y, y]), ValueError, "1-D"),
+    "three dims": (lambda y: y[:, None, None], ValueError, "1-D"),
     "complex": (lambda y: y + 1j, ValueError, "[Cc]omplex"),
     "strings": (lambda y: y.astype(str), TypeError, "string"),
 }

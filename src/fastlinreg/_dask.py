@@ -368,7 +368,7 @@ def dask_fit(
     y: Any,
     *,
     coef_init: npt.ArrayLike | None,
-    intercept_init: float | None,
+    intercept_init: Any,
 ) -> None:
     """``model.fit`` on Dask arrays: gather on the scheduler, solve here."""
     dask = _import("dask")
@@ -377,6 +377,11 @@ def dask_fit(
     from .linear_model import _use_stats
 
     backend, _ = model._prepare()
+    if model.loss != "squared_error":
+        raise ValueError(
+            f"loss={model.loss!r} is not supported on Dask arrays (yet); "
+            "only the squared error, whose sufficient statistics merge"
+        )
     Xd, yd = as_dask_X_y(X, y)
     d = int(Xd.shape[1])
     if _use_stats(model.precompute, d):
@@ -417,6 +422,8 @@ def dask_fit(
 
 def dask_predict(model: LinearRegression, X: Any) -> Any:
     """``model.predict`` on a Dask array: a lazy Dask array, one task a chunk."""
+    if np.ndim(model.coef_) != 1:
+        raise ValueError("a model of several targets cannot predict on Dask arrays")
     Xd = _as_dask_float(X, "X")
     if Xd.ndim == 1:
         Xd = Xd[:, None]

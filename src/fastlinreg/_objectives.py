@@ -39,6 +39,7 @@ __all__ = [
     "StreamingMSE",
     "SufficientStats",
     "sufficient_stats",
+    "weighted_stats",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -125,15 +126,29 @@ class StreamingMSE:
 
 @dataclass(frozen=True)
 class SufficientStats:
-    """n, the means and the centred cross-products of ``[X | y]``."""
+    """n, the means and the centred cross-products of ``[X | Y]``.
 
-    n: int
-    mean: F64  # (d + 1,): column means of X, then the mean of y
-    cov: F64  # (d + 1, d + 1): (Z − mean)ᵀ (Z − mean) for Z = [X | y]
+    ``Y`` holds ``n_targets`` columns (one, unless several targets are fitted
+    at once). With sample weights, ``n`` is their sum and the means and
+    cross-products are weighted: ``mean = wᵀZ / n``, ``cov = (Z − mean)ᵀ
+    diag(w) (Z − mean)``; a weight of 2 is a row counted twice.
+    """
+
+    n: float  # the number of rows, or the sum of their weights
+    mean: F64  # (d + k,): column means of X, then those of the k targets
+    cov: F64  # (d + k, d + k): (Z − mean)ᵀ W (Z − mean) for Z = [X | Y]
+    n_targets: int = 1
 
     @property
     def d(self) -> int:
-        return int(self.mean.shape[0]) - 1
+        return int(self.mean.shape[0]) - self.n_targets
+
+    def target(self, j: int) -> SufficientStats:
+        """The statistics of ``[X | Y[:, j]]`` alone."""
+        if self.n_targets == 1:
+            return self
+        idx = np.r_[np.arange(self.d), self.d + j]
+        return SufficientStats(self.n, self.mean[idx], self.cov[np.ix_(idx, idx)])
 
     @property
     def var(self) -> F64:
@@ -144,9 +159,10 @@ class SufficientStats:
         return bool(np.isfinite(self.mean).all() and np.isfinite(self.cov).all())
 
     @classmethod
-    def empty(cls, d: int) -> SufficientStats:
+    def empty(cls, d: int, n_targets: int = 1) -> SufficientStats:
         """The statistics of no rows: the identity of :meth:`merge`."""
-        return cls(0, np.zeros(d + 1), np.zeros((d + 1, d + 1)))
+        p = d + n_targets
+        return cls(0, np.zeros(p), np.zeros((p, p)), n_targets)
 
     def merge(self, other: SufficientStats) -> SufficientStats:
         """The statistics of the rows of both, by Chan et al.'s pairwise update.
@@ -163,6 +179,11 @@ class SufficientStats:
             raise ValueError(
                 f"cannot merge statistics of {self.d} and {other.d} features"
             )
+        if other.n_targets != self.n_targets:
+            raise ValueError(
+                f"cannot merge statistics of {self.n_targets} and "
+                f"{other.n_targets} targets"
+            )
         if other.n == 0:
             return self
         if self.n == 0:
@@ -176,18 +197,25 @@ class SufficientStats:
             cov = self.cov + other.cov
             cov += np.multiply.outer(delta, delta) * (self.n * f)
             mean = self.mean + delta * f
-        return SufficientStats(n, mean, cov)
+        return SufficientStats(n, mean, cov, self.n_targets)
 
 
 def sufficient_stats(
-    kernels: ModuleType, X: FloatArray, y: FloatArray, n_threads: int
+    kernels: ModuleType,
+    X: FloatArray,
+    y: FloatArray,
+    n_threads: int,
+    sample_weight: F64 | None = None,
 ) -> SufficientStats:
     """One pass over the data: the statistics the squared loss depends on.
 
-    Few features: the backend's ``gram`` kernel. Many: the blocked BLAS
-    computation of the NumPy module, whichever backend runs.
+    Few features: the backend's ``gram`` kernel. Many features, several
+    targets (``y`` of shape (n, k)) or sample weights: the blocked BLAS
+    computation (:func:`weighted_stats`), whichever backend runs.
     """
     n, d = X.shape
+    if y.ndim == 2 or sample_weight is not None:
+        return weighted_stats(X, y, sample_weight)
     if n == 0:
         return SufficientStats.empty(d)
     mean = np.empty(d + 1)
@@ -195,6 +223,45 @@ def sufficient_stats(
     impl = _numpy_kernels if d >= BLAS_MIN_FEATURES else kernels
     impl.gram(X, y, mean, cov, n_threads)
     return SufficientStats(n, mean, cov)
+
+
+# Rows of [X | Y] per BLAS block: large enough for BLAS, small next to n.
+_STATS_BLOCK_ELEMENTS = 1 << 20
+
+
+def weighted_stats(
+    X: FloatArray, Y: FloatArray, sample_weight: F64 | None
+) -> SufficientStats:
+    """Weighted statistics of ``[X | Y]`` (``Y`` one or several targets).
+
+    Blocks of rows are copied into a float64 buffer, centred on their own
+    weighted mean and reduced by BLAS (``Cᵀ (w ⊙ C)``), then merged with
+    Chan's update weighted by the blocks' weight sums: no cancellation however
+    far the data sit from zero, no temporary beyond one block. Rows of zero
+    weight contribute nothing, as if they were absent.
+    """
+    n, d = X.shape
+    k = 1 if Y.ndim == 1 else int(Y.shape[1])
+    p = d + k
+    total = SufficientStats.empty(d, k)
+    step = max(1, _STATS_BLOCK_ELEMENTS // p)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        for lo in range(0, n, step):
+            hi = min(lo + step, n)
+            block = np.empty((hi - lo, p))
+            block[:, :d] = X[lo:hi]
+            block[:, d:] = Y[lo:hi].reshape(hi - lo, k)
+            w = None if sample_weight is None else sample_weight[lo:hi]
+            wsum = float(hi - lo) if w is None else float(w.sum())
+            if wsum == 0.0:
+                continue
+            # mean = wᵀ Z / Σw ;  cov = (Z − mean)ᵀ diag(w) (Z − mean)
+            bmean = (block.sum(axis=0) if w is None else w @ block) / wsum
+            block -= bmean
+            weighted = block if w is None else block * w[:, None]
+            bcov = block.T @ weighted
+            total = total.merge(SufficientStats(wsum, bmean, bcov, k))
+    return total
 
 
 class GramMSE:

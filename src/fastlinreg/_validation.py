@@ -28,6 +28,7 @@ __all__ = [
     "check_X_y",
     "check_finite",
     "check_params",
+    "check_sample_weight",
     "check_y",
     "feature_names_of",
 ]
@@ -104,9 +105,12 @@ def as_2d(arr: Any, name: str = "X") -> Any:
     return arr
 
 
-def as_target(arr: Any, *, stacklevel: int) -> Any:
+def as_target(arr: Any, *, stacklevel: int, multi_output: bool = False) -> Any:
     """``arr`` as a 1-D target: a single column ``(n, 1)`` is flattened with a
-    DataConversionWarning, anything else not 1-D is an error."""
+    DataConversionWarning, anything else not 1-D is an error. With
+    ``multi_output``, ``(n, k)`` for ``k >= 2`` is several targets."""
+    if multi_output and arr.ndim == 2 and arr.shape[1] >= 2:
+        return arr
     if arr.ndim == 2 and arr.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected; "
@@ -116,6 +120,11 @@ def as_target(arr: Any, *, stacklevel: int) -> Any:
         )
         arr = arr[:, 0]
     if arr.ndim != 1:
+        if multi_output:
+            raise ValueError(
+                f"y must be 1-D (one target) or 2-D (one column per target), "
+                f"got shape {arr.shape}"
+            )
         raise ValueError(f"y must be 1-D (one target), got shape {arr.shape}")
     return arr
 
@@ -190,10 +199,21 @@ def check_X(X: Any, *, finite: bool = True, name: str = "X") -> FloatArray:
     return arr
 
 
-def check_y(y: Any, n_samples: int | None = None, *, finite: bool = True) -> FloatArray:
-    """Validate a target vector; a single column ``(n, 1)`` is flattened."""
+def check_y(
+    y: Any,
+    n_samples: int | None = None,
+    *,
+    finite: bool = True,
+    multi_output: bool = False,
+) -> FloatArray:
+    """Validate a target vector; a single column ``(n, 1)`` is flattened.
+
+    With ``multi_output``, ``y`` of shape ``(n, k)``, ``k >= 2``, stays 2-D.
+    """
     require_y(y)
-    arr: FloatArray = as_target(_as_float(y, "y"), stacklevel=3)
+    arr: FloatArray = as_target(
+        _as_float(y, "y"), stacklevel=3, multi_output=multi_output
+    )
     if n_samples is not None:
         check_lengths(n_samples, arr)
     if arr.shape[0] < 1:
@@ -208,11 +228,43 @@ def check_y(y: Any, n_samples: int | None = None, *, finite: bool = True) -> Flo
     return arr
 
 
-def check_X_y(X: Any, y: Any, *, finite: bool = True) -> tuple[FloatArray, FloatArray]:
+def check_X_y(
+    X: Any, y: Any, *, finite: bool = True, multi_output: bool = False
+) -> tuple[FloatArray, FloatArray]:
     """Validate features and target together (see :func:`check_X`)."""
     Xa = check_X(X, finite=finite)
-    ya = check_y(y, Xa.shape[0], finite=finite)
+    ya = check_y(y, Xa.shape[0], finite=finite, multi_output=multi_output)
     return Xa, ya
+
+
+def check_sample_weight(
+    sample_weight: Any, n_samples: int
+) -> npt.NDArray[np.float64] | None:
+    """Sample weights as a C-contiguous float64 array of length ``n_samples``.
+
+    None stays None (every weight 1); a scalar is that weight for every row.
+    Weights must be finite and non-negative with a positive sum.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, str | bytes):
+        raise TypeError("sample_weight must be an array-like of numbers, got a string")
+    arr = _as_float(sample_weight, "sample_weight")
+    if arr.ndim == 0:
+        arr = np.full(n_samples, float(arr))
+    if arr.ndim != 1:
+        raise ValueError(f"sample_weight must be 1-D, got shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {arr.shape[0]} entries, but X has {n_samples} samples"
+        )
+    w = np.ascontiguousarray(arr, dtype=np.float64)
+    check_finite(w, "sample_weight")
+    if (w < 0).any():
+        raise ValueError("sample_weight must be non-negative")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum: every weight is zero")
+    return w
 
 
 def feature_names_of(X: Any) -> np.ndarray | None:
