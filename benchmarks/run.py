@@ -5,9 +5,11 @@ Usage::
     python benchmarks/run.py [SUITE ...] [--quick] [--full] [--repeat N]
                              [--json FILE] [--plot FILE]
 
-Suites: ``kernels`` (per-iteration kernel vs NumPy twin vs memory floor) and
+Suites: ``kernels`` (per-iteration kernel vs NumPy twin vs memory floor),
 ``fit`` (whole fits vs NumPy's normal equations, scikit-learn, SGD, the
-tutorial's loop) run by default; two heavy ones run only when named: ``dask``
+tutorial's loop), ``nist`` (accuracy, LRE beside lstsq) and ``losses``
+(robust losses vs HuberRegressor and QuantileRegressor) run by default;
+two heavy ones run only when named: ``dask``
 (a fit on a 2-worker distributed LocalCluster vs local normal equations vs
 dask-ml; needs ``fastlinreg[dask]``, dask-ml optional) and ``memmap`` (a fit
 on a 4.4 GB float32 memory map written to a temporary directory; anonymous
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_dask
 import bench_fit
 import bench_kernels
+import bench_losses
 import bench_memmap
 import bench_nist
 
@@ -47,10 +50,11 @@ SUITES = {
     "dask": bench_dask,
     "memmap": bench_memmap,
     "nist": bench_nist,
+    "losses": bench_losses,
 }
 # Run when no suite is named; the others only on request (minutes, a cluster,
 # gigabytes of disk).
-DEFAULT_SUITES = ["kernels", "fit", "nist"]
+DEFAULT_SUITES = ["kernels", "fit", "nist", "losses"]
 
 
 def machine() -> dict[str, Any]:
