@@ -158,6 +158,41 @@ def test_fit_options_reach_the_estimator(capsys, csv_path, problem):
     assert (report["n_train"], report["n_test"], report["r2_test"]) == (400, 0, None)
 
 
+@pytest.mark.parametrize(
+    ("options", "params"),
+    [
+        (
+            ["--loss", "quantile", "--quantile", "0.8"],
+            {"loss": "quantile", "quantile": 0.8},
+        ),
+        (["--loss", "huber", "--epsilon", "2"], {"loss": "huber", "epsilon": 2.0}),
+        (
+            ["--alpha", "0.5", "--penalty", "elasticnet", "--l1-ratio", "0.3"],
+            {"alpha": 0.5, "penalty": "elasticnet", "l1_ratio": 0.3},
+        ),
+        (["--alpha", "3", "--penalty", "none"], {"alpha": 3.0, "penalty": None}),
+    ],
+)
+def test_fit_loss_and_penalty_options(capsys, csv_path, problem, options, params):
+    X, y, _ = problem
+    status, out, err = run(
+        capsys,
+        "fit",
+        csv_path,
+        "--target",
+        "price",
+        "--json",
+        "--test-size",
+        "0",
+        *options,
+    )
+    assert status == 0, err
+    report = json.loads(out)
+    model = LinearRegression(**params).fit(X, y)
+    assert report["coef"] == model.coef_.tolist()
+    assert report["loss"] == params.get("loss", "squared_error")
+
+
 def test_fit_reports_a_convergence_warning_in_one_line(capsys, csv_path):
     status, out, err = run(
         capsys, "fit", csv_path, "--target", "price", "--max-iter", "2",
@@ -394,9 +429,17 @@ ERROR_CASES = {
         "test_size=400",
     ),
     "bad backend": (["fit", "{csv}", "--target", "price", "--backend", "gpu"], "gpu"),
-    "unsupported loss": (
-        ["fit", "{csv}", "--target", "price", "--loss", "huber"],
-        "loss 'huber' is not supported yet",
+    "unknown loss": (
+        ["fit", "{csv}", "--target", "price", "--loss", "hinge"],
+        "unknown loss 'hinge'",
+    ),
+    "bad quantile": (
+        ["fit", "{csv}", "--target", "price", "--loss", "quantile", "--quantile", "1"],
+        "--quantile",
+    ),
+    "negative alpha": (
+        ["fit", "{csv}", "--target", "price", "--alpha", "-1"],
+        "--alpha",
     ),
     "diverging step": (
         ["fit", "{csv}", "--target", "price", "--learning-rate", "10"],

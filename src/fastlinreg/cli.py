@@ -48,7 +48,13 @@ __all__ = ["SUPPORTED_LOSSES", "load_model", "main", "save_model"]
 
 # The losses `fit --loss` accepts: the one place to extend when the estimator
 # learns more of them.
-SUPPORTED_LOSSES = ("squared_error",)
+SUPPORTED_LOSSES = (
+    "squared_error",
+    "absolute_error",
+    "huber",
+    "quantile",
+    "epsilon_insensitive",
+)
 
 # The tutorial's own run: w = -1, b = 0, 500 epochs, learning rate 1e-6 on the
 # sum of squared errors, i.e. 1e-6 * n on the mean.
@@ -247,6 +253,12 @@ def _fit(args: argparse.Namespace) -> int:
         )
         held_out = (X_test, y_test)
     model = LinearRegression(
+        loss=args.loss,
+        epsilon=args.epsilon,
+        quantile=args.quantile,
+        alpha=args.alpha,
+        penalty=None if args.penalty == "none" else args.penalty,
+        l1_ratio=args.l1_ratio,
         learning_rate=args.learning_rate,
         max_iter=args.max_iter,
         tol=args.tol,
@@ -477,8 +489,7 @@ def _test_size(text: str) -> float | int | None:
 def _loss(text: str) -> str:
     if text not in SUPPORTED_LOSSES:
         raise argparse.ArgumentTypeError(
-            f"loss {text!r} is not supported yet (supported: "
-            f"{', '.join(SUPPORTED_LOSSES)})"
+            f"unknown loss {text!r} (supported: {', '.join(SUPPORTED_LOSSES)})"
         )
     return text
 
@@ -495,7 +506,41 @@ def _estimator_options(p: argparse.ArgumentParser) -> None:
         "--loss",
         type=_loss,
         default=SUPPORTED_LOSSES[0],
-        help=f"the loss to minimise: {', '.join(SUPPORTED_LOSSES)} (default)",
+        help=f"the loss to minimise: {', '.join(SUPPORTED_LOSSES)} "
+        "(default squared_error)",
+    )
+    non_negative = _checked(
+        "a number >= 0", float, lambda v: bool(np.isfinite(v) and v >= 0)
+    )
+    p.add_argument(
+        "--epsilon",
+        type=non_negative,
+        default=0.1,
+        help="threshold of huber, width of epsilon_insensitive (default 0.1)",
+    )
+    p.add_argument(
+        "--quantile",
+        type=_checked("a number in (0, 1)", float, lambda v: 0 < v < 1),
+        default=0.5,
+        help="level of the quantile loss (default 0.5, the median)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=non_negative,
+        default=0.0,
+        help="strength of the penalty on the coefficients (default 0: none)",
+    )
+    p.add_argument(
+        "--penalty",
+        choices=("l2", "l1", "elasticnet", "none"),
+        default="l2",
+        help="the penalty alpha weighs (default l2)",
+    )
+    p.add_argument(
+        "--l1-ratio",
+        type=_checked("a number in [0, 1]", float, lambda v: 0 <= v <= 1),
+        default=0.15,
+        help="the L1 share of an elasticnet penalty (default 0.15)",
     )
     p.add_argument(
         "--learning-rate",
