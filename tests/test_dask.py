@@ -216,3 +216,31 @@ def test_dask_dataframe_keeps_feature_names(data):
     want = LinearRegression().fit(frame, y)
     assert list(got.feature_names_in_) == list(frame.columns)
     assert relative_error(got.coef_, want.coef_) < 1e-10
+
+
+def test_penalised_fit_on_dask_equals_the_in_memory_fit(client):
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(3000, 5))
+    y = X @ rng.normal(size=5) + rng.normal(size=3000)
+    Xd, yd = da.from_array(X, chunks=700), da.from_array(y, chunks=700)
+    params = {"penalty": "elasticnet", "alpha": 0.3, "l1_ratio": 0.7}
+    on_dask = LinearRegression(**params).fit(Xd, yd)
+    in_memory = LinearRegression(**params).fit(X, y)
+    np.testing.assert_allclose(on_dask.coef_, in_memory.coef_, rtol=1e-10, atol=1e-14)
+    assert (on_dask.coef_ == 0).sum() == (in_memory.coef_ == 0).sum()
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"loss": "huber"}, "not supported on Dask"),
+        ({"alpha": 1.0, "precompute": False}, "sufficient statistics"),
+    ],
+)
+def test_what_dask_arrays_cannot_fit_says_so(client, params, match):
+    Xd = da.from_array(np.ones((100, 2)), chunks=50)
+    yd = da.from_array(np.arange(100.0), chunks=50)
+    with pytest.raises(ValueError, match=match):
+        LinearRegression(**params).fit(Xd, yd)
+    with pytest.raises(ValueError, match="sample_weight"):
+        LinearRegression().fit(Xd, yd, sample_weight=np.ones(100))
