@@ -282,3 +282,45 @@ def test_verbose_one_draws_a_progress_line_on_long_fits(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert f"iteration {model.n_iter_}/1000" in err
     assert err.endswith("\n")
+
+
+def test_accurate_gradient_is_exact_where_float64_sums_are_not():
+    """AccurateMSE's gradient equals the exact rational one (Fraction) on data
+    whose float64 gradient loses most of its digits to cancellation."""
+    from fractions import Fraction
+
+    from fastlinreg._objectives import AccurateMSE, Coordinates
+
+    rng = np.random.default_rng(3)
+    x = np.arange(21.0)
+    X = np.column_stack([x**p for p in range(1, 6)])
+    y = X @ np.ones(5) + 1.0 + 1e7 * rng.standard_normal(21)  # Wampler5-like
+    coords = Coordinates(X.mean(0), X.std(0), True, float(y.mean()))
+    theta = rng.normal(size=6)
+    _, grad = AccurateMSE(X, y, coords)(theta)
+    coef, c = coords.split(theta)
+    F = Fraction
+    e = [
+        F(float(yi))
+        - F(coords.y_offset)
+        - F(c)
+        - sum(
+            F(float(xij)) * F(float(cj)) - F(float(oj)) * F(float(cj))
+            for xij, oj, cj in zip(row, coords.offset, coef, strict=True)
+        )
+        for yi, row in zip(y, X, strict=True)
+    ]
+    exact = [
+        -2
+        * sum(
+            (F(float(row[j])) - F(float(coords.offset[j]))) * ei
+            for row, ei in zip(X, e, strict=True)
+        )
+        / 21
+        for j in range(5)
+    ]
+    exact_theta = [
+        float(g / F(float(s))) for g, s in zip(exact, coords.scale, strict=True)
+    ]
+    np.testing.assert_allclose(grad[:5], exact_theta, rtol=1e-14)
+    assert grad[5] == pytest.approx(float(-2 * sum(e) / 21), rel=1e-14)

@@ -25,6 +25,7 @@ from ._losses import (
     check_penalty,
 )
 from ._objectives import (
+    AccurateMSE,
     Coordinates,
     GramMSE,
     StreamingMSE,
@@ -442,12 +443,17 @@ class LinearRegression(EstimatorBase):
             stats = sufficient_stats(kernels, Xa, Y, n_threads, weights)
             if not stats.finite():
                 _raise_not_finite(Xa, Y)
-            # Iterative refinement reads the data: one unweighted target.
-            refine = (
-                (lambda coords: StreamingMSE(kernels, Xa, Y, coords, n_threads))
-                if n_targets == 1 and weights is None
-                else None
-            )
+            # Iterative refinement reads the data (one unweighted target): with
+            # a gradient exact to the last bit when they are small enough.
+            refine: ObjectiveFactory | None = None
+            if n_targets == 1 and weights is None:
+                refine = (
+                    (lambda coords: AccurateMSE(Xa, Y, coords))
+                    if Xa.size <= _ACCURATE_MAX_ELEMENTS
+                    else (
+                        lambda coords: StreamingMSE(kernels, Xa, Y, coords, n_threads)
+                    )
+                )
             return self._fit_stats(
                 stats,
                 X_raw=X,
@@ -1033,6 +1039,9 @@ _REFINE_CONDITION = 1e3
 _UNTRUSTED_CONDITION = 1e12
 _CONDITION_MAX_FEATURES = 256
 _MAX_REFINEMENTS = 3
+# Up to this many elements of X, refinement computes the data's gradient in
+# double-double arithmetic with exact sums (AccurateMSE); beyond, the kernel's.
+_ACCURATE_MAX_ELEMENTS = 1 << 20
 
 
 def _condition_number(objective: GramMSE) -> float | None:
