@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -627,10 +628,18 @@ class LinearRegression(EstimatorBase):
 
     def _terms(self) -> tuple[Loss, Penalty]:
         """The validated loss and penalty."""
-        return (
-            check_loss(self.loss, self.epsilon, self.quantile),
-            check_penalty(self.penalty, self.alpha, self.l1_ratio),
+        values = (
+            self.loss,
+            self.epsilon,
+            self.quantile,
+            self.penalty,
+            self.alpha,
+            self.l1_ratio,
         )
+        try:
+            return _checked_terms(*values)
+        except TypeError:  # an unhashable value: check it uncached, to say why
+            return _checked_terms.__wrapped__(*values)
 
     def _previous_stats(self, X_raw: Any, d: int) -> SufficientStats | None:
         """The statistics partial_fit adds to, after checking ``X_raw`` fits."""
@@ -1230,6 +1239,14 @@ def _curvature(
             return lipschitz, max(mu, 0.0)
     # Standardised coordinates: the Hessian has unit diagonal times two.
     return 2.0, 0.0
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _checked_terms(
+    loss: Any, epsilon: Any, quantile: Any, penalty: Any, alpha: Any, l1_ratio: Any
+) -> tuple[Loss, Penalty]:
+    """The validated loss and penalty (cached: fits repeat their settings)."""
+    return check_loss(loss, epsilon, quantile), check_penalty(penalty, alpha, l1_ratio)
 
 
 @dataclass(frozen=True)
