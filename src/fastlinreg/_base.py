@@ -94,7 +94,7 @@ class EstimatorBase:
 
         return Tags(
             estimator_type="regressor",
-            target_tags=TargetTags(required=True),
+            target_tags=TargetTags(required=True, multi_output=True),
             regressor_tags=RegressorTags(),
             input_tags=InputTags(),
         )
