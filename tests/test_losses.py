@@ -435,3 +435,16 @@ def test_fit_is_never_worse_than_its_start(loss, seed, n, shift):
             <= objective(loss, X, y, np.zeros(2), c, epsilon=0.5, q=0.7) * (1 + 1e-9)
             + 1e-12
         )
+
+
+@pytest.mark.parametrize("loss", ["quantile", "huber"])
+def test_callback_sees_each_newton_iterate_once(loss):
+    X, y = heavy_tailed(5000, 3, seed=19)
+    seen = []
+    model = LinearRegression(loss=loss, callback=lambda info: seen.append(info))
+    model.fit(X, y)
+    assert [i.iteration for i in seen] == list(range(model.n_iter_ + 1))
+    assert [i.loss for i in seen] == list(model.loss_curve_)
+    stopped = LinearRegression(loss=loss, callback=lambda info: info.iteration == 2)
+    assert stopped.fit(X, y).stop_reason_ == "callback"
+    assert stopped.n_iter_ == 2

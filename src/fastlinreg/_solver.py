@@ -463,15 +463,19 @@ def proximal_newton(
     # step had to be shortened (a near-singular H: the smoothed loss's band
     # holds few rows), lowered after each full step.
     damping = 0.0
+    reported = -1
     reason: str | None = None
     gnorm = _norm(_min_norm_subgradient(theta, g, l1))
     while reason is None:
         if not (math.isfinite(F) and math.isfinite(gnorm)):
             reason = "diverged"
             break
-        if monitor is not None and monitor(n_iter, theta, exact, gnorm):
-            reason = "callback"
-            break
+        # Once per iterate (a change of stage re-evaluates the same one).
+        if monitor is not None and n_iter != reported:
+            reported = n_iter
+            if monitor(n_iter, theta, exact, gnorm):
+                reason = "callback"
+                break
         if objective.final and gnorm <= gtol:
             reason = "converged"
             break
