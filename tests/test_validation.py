@@ -156,7 +156,7 @@ def test_invalid_params_raise_at_fit(params, exc, match):
         ({"backend": "gpu"}, ValueError, "backend"),
         ({"n_jobs": 0}, ValueError, "n_jobs"),
         ({"coef": np.zeros(D + 1)}, ValueError, "coef"),
-        ({"coef": [np.nan, 0.0]}, ValueError, "finite"),
+        ({"coef": [np.nan, 0.0]}, ValueError, "coef contains NaN"),
         ({"intercept": np.inf}, ValueError, "finite"),
     ],
 )

@@ -417,6 +417,7 @@ def dask_fit(
         coef_init=coef_init,
         intercept_init=intercept_init,
         stacklevel=4,
+        n_rows=n,
     )
 
 

@@ -32,7 +32,6 @@ result is within about ``1e-6`` (at worst ``1e-5``) relative of its minimum.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -43,7 +42,7 @@ import numpy.typing as npt
 from . import _numpy_kernels
 from ._objectives import BLAS_MIN_FEATURES, Coordinates, GramMSE
 from ._solver import Evaluation
-from ._validation import FloatArray
+from ._validation import FloatArray, check_choice, check_real
 
 __all__ = [
     "LOSSES",
@@ -78,12 +77,10 @@ _SMOOTHING_GAP_ANY = 1e-5
 # A level other than the last is solved until Newton's predicted decrease is
 # below this fraction of its smoothing bias (h/2 at most).
 _STAGE_TOL = 1e-3
+# The largest penalty weight per coordinate (see Penalty.in_theta).
+_MAX_WEIGHT = 1e300
 # Huber's continuation: least squares (epsilon = infinity), then epsilon.
 _HUGE_EPSILON = 1e300
-
-
-def _is_real(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float | np.number)
 
 
 @dataclass(frozen=True)
@@ -113,21 +110,18 @@ class Loss:
 
 def check_loss(loss: Any, epsilon: Any, quantile: Any) -> Loss:
     """A :class:`Loss`, or ``ValueError``/``TypeError`` naming the problem."""
-    if not isinstance(loss, str) or loss not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    if not _is_real(epsilon):
-        raise TypeError(f"epsilon must be a non-negative float, got {epsilon!r}")
-    if not (math.isfinite(epsilon) and epsilon >= 0):
+    check_choice(loss, "loss", tuple(LOSSES))
+    eps = check_real(epsilon, "epsilon", "a non-negative finite float")
+    if eps < 0:
         raise ValueError(
             f"epsilon must be a non-negative finite float, got {epsilon!r}"
         )
-    if loss == "huber" and epsilon == 0:
+    if loss == "huber" and eps == 0:
         raise ValueError("epsilon must be > 0 for loss='huber'")
-    if not _is_real(quantile):
-        raise TypeError(f"quantile must be a float in (0, 1), got {quantile!r}")
-    if not 0 < quantile < 1:
+    q = check_real(quantile, "quantile", "a float in (0, 1)")
+    if not 0 < q < 1:
         raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
-    return Loss(loss, float(epsilon), float(quantile))
+    return Loss(str(loss), eps, q)
 
 
 @dataclass(frozen=True)
@@ -158,29 +152,29 @@ class Penalty:
         extra = 1 if coords.fit_intercept else 0
         l1 = np.zeros(coords.d + extra)
         l2 = np.zeros(coords.d + extra)
-        l1[: coords.d] = self.l1 / coords.scale
-        l2[: coords.d] = self.l2 / coords.scale**2
+        with np.errstate(over="ignore"):
+            l1[: coords.d] = self.l1 / coords.scale
+            l2[: coords.d] = self.l2 / coords.scale**2
+        # A weight beyond float64 (a huge alpha on a narrow column) pins its
+        # coefficient at 0 just as well as a very large finite one.
+        np.minimum(l1, _MAX_WEIGHT, out=l1)
+        np.minimum(l2, _MAX_WEIGHT, out=l2)
         return l1, l2
 
 
 def check_penalty(penalty: Any, alpha: Any, l1_ratio: Any) -> Penalty:
     """A :class:`Penalty`, or ``ValueError``/``TypeError`` naming the problem."""
-    if penalty not in PENALTIES or isinstance(penalty, bool):
-        raise ValueError(
-            f"penalty must be 'l2', 'l1', 'elasticnet' or None, got {penalty!r}"
-        )
-    if not _is_real(alpha):
-        raise TypeError(f"alpha must be a non-negative float, got {alpha!r}")
-    if not (math.isfinite(alpha) and alpha >= 0):
+    check_choice(penalty, "penalty", PENALTIES)
+    a = check_real(alpha, "alpha", "a non-negative finite float")
+    if a < 0:
         raise ValueError(f"alpha must be a non-negative finite float, got {alpha!r}")
-    if not _is_real(l1_ratio):
-        raise TypeError(f"l1_ratio must be a float in [0, 1], got {l1_ratio!r}")
-    if not 0 <= l1_ratio <= 1:
+    ratio = check_real(l1_ratio, "l1_ratio", "a float in [0, 1]")
+    if not 0 <= ratio <= 1:
         raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
     if penalty is None:
         return Penalty(0.0, 0.0)
-    ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, float(l1_ratio))
-    return Penalty(float(alpha), ratio)
+    ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, ratio)
+    return Penalty(a, ratio)
 
 
 class StatsQuadratic:

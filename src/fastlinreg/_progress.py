@@ -103,6 +103,12 @@ class Watcher:
             )
             sys.stderr.flush()
 
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

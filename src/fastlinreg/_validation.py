@@ -15,6 +15,7 @@ through here. The rules:
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -26,8 +27,10 @@ from ._exceptions import DataConversionWarning
 __all__ = [
     "check_X",
     "check_X_y",
+    "check_choice",
     "check_finite",
     "check_params",
+    "check_real",
     "check_sample_weight",
     "check_y",
     "feature_names_of",
@@ -278,6 +281,61 @@ def feature_names_of(X: Any) -> np.ndarray | None:
     return None
 
 
+def check_real(value: Any, name: str, rule: str) -> float:
+    """``value`` as a finite float, or ``TypeError``/``ValueError`` naming it.
+
+    Accepts Python and NumPy real numbers (not bools, strings, complex numbers
+    or arrays); an integer too large for a float is a ``ValueError``. ``rule``
+    completes the messages: "{name} must be {rule}, got ...".
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise TypeError(f"{name} must be {rule}, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be {rule}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    return number
+
+
+def check_coef(
+    coef: Any, n_features: int, name: str = "coef"
+) -> npt.NDArray[np.float64]:
+    """Coefficients as a C-contiguous float64 vector of ``n_features`` finite
+    values, or an error naming ``name``."""
+    arr = _as_float(coef, name)
+    if arr.ndim > 1 and arr.size != max(arr.shape):
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    arr = arr.reshape(-1)
+    if arr.shape[0] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} entries, but X has {n_features} features"
+        )
+    check_finite(arr, name)
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def check_scalar(value: Any, name: str) -> float:
+    """A finite real number (a 0-d array counts), or an error naming ``name``."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    return check_real(value, name, "a finite float")
+
+
+def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> None:
+    """``value`` must be one of ``choices`` (compared safely: no arrays)."""
+    if isinstance(value, np.bool_):
+        value = bool(value)
+    if isinstance(value, np.ndarray) or not any(
+        value is c or (type(value) is type(c) and value == c) for c in choices
+    ):
+        shown = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {shown}, got {value!r}")
+
+
 def check_params(
     *,
     learning_rate: Any,
@@ -286,23 +344,21 @@ def check_params(
     fit_intercept: Any,
 ) -> None:
     """Raise ``ValueError``/``TypeError`` for an invalid solver setting."""
-    lr_msg = f"learning_rate must be 'auto' or a positive float, got {learning_rate!r}"
     if isinstance(learning_rate, str):
         if learning_rate != "auto":
-            raise ValueError(lr_msg)
-    elif isinstance(learning_rate, bool) or not isinstance(
-        learning_rate, int | float | np.number
-    ):
-        raise TypeError(lr_msg)
-    elif not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(lr_msg)
+            raise ValueError(
+                "learning_rate must be 'auto' or a positive float, "
+                f"got {learning_rate!r}"
+            )
+    elif check_real(learning_rate, "learning_rate", "'auto' or a positive float") <= 0:
+        raise ValueError(
+            f"learning_rate must be 'auto' or a positive float, got {learning_rate!r}"
+        )
     if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer):
         raise TypeError(f"max_iter must be an integer >= 1, got {max_iter!r}")
     if max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    if isinstance(tol, bool) or not isinstance(tol, int | float | np.number):
-        raise TypeError(f"tol must be a non-negative float, got {tol!r}")
-    if not (np.isfinite(tol) and tol >= 0):
+    if check_real(tol, "tol", "a non-negative finite float") < 0:
         raise ValueError(f"tol must be a non-negative finite float, got {tol!r}")
     if not isinstance(fit_intercept, bool | np.bool_):
         raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")

@@ -44,11 +44,16 @@ from ._solver import (
 )
 from ._validation import (
     FloatArray,
+    check_choice,
+    check_coef,
     check_finite,
+    check_lengths,
     check_params,
     check_sample_weight,
+    check_scalar,
     check_X,
     check_X_y,
+    check_y,
 )
 
 __all__ = ["IterationInfo", "LinearRegression", "loss_gradient"]
@@ -132,27 +137,50 @@ def loss_gradient(
     Xa, ya = check_X_y(X, y)
     d = Xa.shape[1]
     weights = check_sample_weight(sample_weight, Xa.shape[0])
-    w = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).reshape(-1))
-    if w.shape[0] != d:
-        raise ValueError(f"coef has {w.shape[0]} entries, but X has {d} features")
-    if not (np.isfinite(w).all() and np.isfinite(intercept)):
-        raise ValueError("coef and intercept must be finite")
+    w = check_coef(coef, d, "coef")
+    b = check_scalar(intercept, "intercept")
     kernels = get_kernels(backend)
     n_threads = resolve_n_threads(n_jobs, kernels, Xa.size)
     grad = np.empty(d)
-    if spec.name == "squared_error" and weights is None:
-        value, grad_b = kernels.loss_gradient(
-            Xa, ya, w, float(intercept), np.zeros(d), 0.0, grad, n_threads
+    with np.errstate(over="ignore", invalid="ignore"):
+        if spec.name == "squared_error" and weights is None:
+            value, grad_b = kernels.loss_gradient(
+                Xa, ya, w, b, np.zeros(d), 0.0, grad, n_threads
+            )
+        else:
+            total = float(Xa.shape[0] if weights is None else weights.sum())
+            value, grad_b = _robust_mean(
+                kernels, Xa, ya, weights, w, b, spec, grad, n_threads, total
+            )
+    if not (np.isfinite(value) and np.isfinite(grad_b) and np.isfinite(grad).all()):
+        raise ValueError(
+            "the loss or its gradient overflows float64 for these values of X, "
+            "y, coef and intercept; rescale them"
         )
-        return float(value), grad, float(grad_b)
-    total = float(Xa.shape[0] if weights is None else weights.sum())
+    return float(value), grad, float(grad_b)
+
+
+def _robust_mean(
+    kernels: ModuleType,
+    Xa: FloatArray,
+    ya: FloatArray,
+    weights: F64 | None,
+    w: F64,
+    b: float,
+    spec: Loss,
+    grad: F64,
+    n_threads: int,
+    total: float,
+) -> tuple[float, float]:
+    """The weighted mean loss by the robust kernel (no smoothing), and
+    ``grad`` divided by the weight ``total`` in place."""
     value, grad_b, _ = kernels.robust_loss_gradient(
         Xa,
         ya,
         np.empty(0) if weights is None else weights,
         w,
-        float(intercept),
-        np.zeros(d),
+        b,
+        np.zeros(w.shape[0]),
         0.0,
         spec.code,
         spec.epsilon,
@@ -163,7 +191,7 @@ def loss_gradient(
         n_threads,
     )
     grad /= total
-    return float(value) / total, grad, float(grad_b) / total
+    return float(value) / total, float(grad_b) / total
 
 
 class LinearRegression(EstimatorBase):
@@ -486,6 +514,7 @@ class LinearRegression(EstimatorBase):
                         kernels, Xa, yj, weights, loss, n_threads, y_scale
                     ),
                     weighted=weights is not None,
+                    n_rows=n,
                 )
             )
         return self._set_fitted(
@@ -692,6 +721,7 @@ class LinearRegression(EstimatorBase):
                     stacklevel=stacklevel + 1,
                     refine=refine,
                     second_order=_bind_stats_quadratic(target),
+                    n_rows=target.n,
                 )
             )
         return self._set_fitted(
@@ -711,6 +741,7 @@ class LinearRegression(EstimatorBase):
         coef_init: npt.ArrayLike | None,
         intercept_init: float | None,
         stacklevel: int,
+        n_rows: float = 2.0,
     ) -> Self:
         """Solve one target from a first-order objective and set the fitted
         attributes (the path of Dask arrays read once per evaluation)."""
@@ -722,6 +753,7 @@ class LinearRegression(EstimatorBase):
             coef_init=coef_init,
             intercept_init=intercept_init,
             stacklevel=stacklevel + 1,
+            n_rows=n_rows,
         )
         return self._set_fitted(
             [solution], X_raw=X_raw, dtype=dtype, backend=backend, stats=stats
@@ -740,6 +772,7 @@ class LinearRegression(EstimatorBase):
         refine: ObjectiveFactory | None = None,
         second_order: SecondOrderFactory | None = None,
         weighted: bool = False,
+        n_rows: float = 2.0,
     ) -> _Solution:
         """Run the solver for one target; its coefficients, or an error.
 
@@ -754,6 +787,7 @@ class LinearRegression(EstimatorBase):
         """
         loss, penalty = self._terms()
         d = mean.shape[0] - 1
+        _check_no_underflow(mean, var, n_rows)
         fixed_step = self.learning_rate != "auto"
         fit_intercept = bool(self.fit_intercept)
         # Scale of the target: the objective at the best constant model.
@@ -762,13 +796,11 @@ class LinearRegression(EstimatorBase):
 
         coef0 = _init_coef(coef_init, d)
         if intercept_init is not None:
-            b0 = float(intercept_init)
+            b0 = check_scalar(intercept_init, "intercept_init")
         elif fixed_step or not fit_intercept:
             b0 = 0.0
         else:
             b0 = float(mean[d] - coef0 @ mean[:d])
-        if not np.isfinite(b0):
-            raise ValueError(f"intercept_init must be finite, got {intercept_init!r}")
 
         needs_newton = (
             loss.name != "squared_error"
@@ -786,9 +818,12 @@ class LinearRegression(EstimatorBase):
             "f_scale": y_var if loss.name in ("squared_error", "huber") else 0.0,
             "monitor": watcher if watcher.active else None,
         }
-        theta0 = coords.to_theta(coef0, b0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            theta0 = coords.to_theta(coef0, b0)
         objective: Objective | None = None
-        try:
+        # Overflow in the iterations is caught by their finiteness checks and
+        # reported as a divergence; NumPy need not warn about it as well.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), watcher:
             if solver == "newton":
                 if second_order is None:
                     raise ValueError(
@@ -812,8 +847,6 @@ class LinearRegression(EstimatorBase):
                 result = self._first_order(
                     solver, objective, theta0, fixed_step, common
                 )
-        finally:
-            watcher.close()
         condition = (
             _condition_number(objective)
             if isinstance(objective, GramMSE) and not fixed_step
@@ -844,6 +877,13 @@ class LinearRegression(EstimatorBase):
         if result.stop_reason == "diverged" or not (
             np.isfinite(coef).all() and np.isfinite(intercept)
         ):
+            if not np.isfinite(result.loss_curve[0]) and (
+                coef_init is not None or intercept_init is not None
+            ):
+                raise ValueError(
+                    "coef_init/intercept_init are too large: the objective is "
+                    "not finite there; start from smaller values (or the default)"
+                )
             raise DivergenceError(
                 _divergence_message(self.learning_rate, result, mean, var, d)
             )
@@ -898,6 +938,13 @@ class LinearRegression(EstimatorBase):
         if X_raw is not None:
             self._remember_input(X_raw, first.coef.shape[0])
         results = [s.result for s in solutions]
+        largest = max(float(np.abs(s.coef).max(initial=0.0)) for s in solutions)
+        largest = max(largest, *(abs(s.intercept) for s in solutions))
+        if largest > np.finfo(dtype).max:
+            raise ValueError(
+                f"the fitted coefficients (up to {largest:.3g}) exceed the range "
+                f"of {dtype.name}, the dtype of X; fit float64 data instead"
+            )
         self.loss_curve_: F64 | list[F64]
         if len(solutions) == 1:
             self.coef_ = first.coef.astype(dtype)
@@ -952,8 +999,15 @@ class LinearRegression(EstimatorBase):
         self._check_input(X, Xa.shape[1])
         coef = self.coef_.astype(Xa.dtype, copy=False)
         intercept = np.asarray(self.intercept_).astype(Xa.dtype)
-        # NumPy's overloads do not map over FloatArray's union: the product is Any.
-        return Xa @ coef.T + intercept  # type: ignore[no-any-return,operator]
+        with np.errstate(over="ignore", invalid="ignore"):
+            # NumPy's overloads do not map over FloatArray's union: Any.
+            pred = Xa @ coef.T + intercept  # type: ignore[operator]
+        if not np.isfinite(pred).all():
+            raise ValueError(
+                "X holds values so large that the predictions overflow "
+                f"{Xa.dtype.name}; rescale X"
+            )
+        return pred  # type: ignore[no-any-return]
 
     def score(
         self,
@@ -994,8 +1048,10 @@ class LinearRegression(EstimatorBase):
             if sample_weight is not None:
                 raise ValueError("sample_weight is not supported with Dask arrays")
             return dask_score(self, X, y)
+        # The target's problems first, then the predictions'.
+        ya = check_y(y, multi_output=True)
         pred = self.predict(X)
-        _, ya = check_X_y(np.zeros((pred.shape[0], 1)), y, multi_output=True)
+        check_lengths(pred.shape[0], ya)
         if ya.shape != pred.shape:
             raise ValueError(
                 f"y has shape {ya.shape}, but the model predicts {pred.shape}"
@@ -1135,6 +1191,29 @@ _OVERFLOW_MESSAGE = (
 )
 
 
+# Spreads this small mean values around 1e-140: their squares, which the
+# statistics and the curvature are made of, fall toward float64's underflow.
+_TINY_VARIANCE = 1e-280
+_TINY_VALUE = 1e-140
+
+
+def _check_no_underflow(mean: F64, var: F64, n_rows: float) -> None:
+    """Raise when the data are so small that their squares underflow (a zero
+    variance of tiny values counts from two rows on: one row has none)."""
+    d = mean.shape[0] - 1
+    tiny = (var > 0) & (var < _TINY_VARIANCE)
+    if n_rows > 1:
+        tiny |= (var == 0) & (np.abs(mean) > 0) & (np.abs(mean) < _TINY_VALUE)
+    if tiny.any():
+        j = int(np.flatnonzero(tiny)[0])
+        where = "y" if j == d else f"column {j} of X"
+        raise ValueError(
+            f"{where} holds values so small (mean {mean[j]:.3g}, variance "
+            f"{var[j]:.3g}) that their squares underflow float64; rescale X and y "
+            "(e.g. multiply by a power of ten) before fitting"
+        )
+
+
 def _raise_not_finite(X: FloatArray, y: FloatArray) -> None:
     """The statistics of (X, y) are not finite: say why (NaN, inf, overflow)."""
     check_finite(X, "X")
@@ -1143,15 +1222,11 @@ def _raise_not_finite(X: FloatArray, y: FloatArray) -> None:
 
 
 def _check_choices(model: LinearRegression) -> None:
-    if model.precompute not in ("auto", True, False):
-        raise ValueError(
-            f"precompute must be 'auto', True or False, got {model.precompute!r}"
-        )
-    if model.solver not in ("auto", "gd", "nesterov", "cg", "newton"):
-        raise ValueError(
-            "solver must be 'auto', 'gd', 'nesterov', 'cg' or 'newton', "
-            f"got {model.solver!r}"
-        )
+    precompute = model.precompute
+    if isinstance(precompute, np.bool_):
+        precompute = bool(precompute)
+    check_choice(precompute, "precompute", ("auto", True, False))
+    check_choice(model.solver, "solver", ("auto", "gd", "nesterov", "cg", "newton"))
     if model.solver == "cg" and (
         model.precompute is False or model.learning_rate != "auto"
     ):
@@ -1320,14 +1395,7 @@ def _bind_second_order(
 def _init_coef(coef_init: Any, d: int) -> F64:
     if coef_init is None:
         return np.zeros(d)
-    coef = np.asarray(coef_init, dtype=np.float64).reshape(-1)
-    if coef.shape[0] != d:
-        raise ValueError(
-            f"coef_init has {coef.shape[0]} entries, but X has {d} features"
-        )
-    if not np.isfinite(coef).all():
-        raise ValueError("coef_init must be finite")
-    return coef
+    return check_coef(coef_init, d, "coef_init")
 
 
 def _divergence_message(
