@@ -759,7 +759,18 @@ class LinearRegression(EstimatorBase):
             [solution], X_raw=X_raw, dtype=dtype, backend=backend, stats=stats
         )
 
-    def _solve_one(
+    def _solve_one(self, *args: Any, **kwargs: Any) -> _Solution:
+        """:meth:`_solve_guarded` with NumPy's floating-point warnings off.
+
+        Overflow on data near float64's limits shows up in the results, which
+        are checked (a divergence, a non-finite coefficient, a loss curve
+        that is not finite: errors or warnings of our own saying what to
+        do); NumPy need not warn about it as well.
+        """
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._solve_guarded(*args, **kwargs)
+
+    def _solve_guarded(
         self,
         make_objective: ObjectiveFactory,
         mean: F64,
