@@ -4,6 +4,17 @@
 variable ``FASTLINREG_BACKEND`` when it is set, else the compiled kernels when
 they import, else the NumPy kernels with a single :class:`BackendWarning`.
 ``"cython"`` raises when the extension is unavailable; ``"numpy"`` always works.
+
+Threads and ``fork()``: in a process created by ``os.fork()`` (which is what
+``multiprocessing``'s ``"fork"`` start method, the default on Linux before
+Python 3.14, does) the kernels run on one thread, whatever ``n_jobs`` says.
+GNU libgomp, the OpenMP runtime of GCC and of the Linux wheels, cannot start
+a team of threads in a child forked from a process that has already run a
+parallel region: the child would wait forever for worker threads that fork
+did not copy. A team of one never touches them. The answers are unchanged
+(the kernels are bitwise identical for any number of threads); only the
+speed is. Processes started with ``"spawn"`` or ``"forkserver"`` use threads
+as usual.
 """
 
 from __future__ import annotations
@@ -31,6 +42,23 @@ ENV_VAR = "FASTLINREG_BACKEND"
 
 # Below this many elements of X a second thread costs more than it saves.
 _THREAD_MIN_ELEMENTS = 1 << 17
+# The kernels take the thread count as a C int (and use at most one thread per
+# chunk of rows): a larger n_jobs asks for no more than this.
+_MAX_THREADS = 2**31 - 1
+
+# True in a process forked from the one that imported this module (and in its
+# own forked children): see the module docstring for why kernels then run on
+# one thread.
+_in_forked_child = False
+
+
+def _after_fork_in_child() -> None:
+    global _in_forked_child
+    _in_forked_child = True
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _cython_kernels: ModuleType | None
 try:
@@ -130,7 +158,9 @@ def resolve_n_threads(n_jobs: int | None, kernels: ModuleType, n_elements: int) 
     ``None`` means every thread OpenMP would use (it honours
     ``OMP_NUM_THREADS``); a negative value counts back from the number of CPUs
     as in joblib (``-1`` is all of them). Inputs smaller than a threshold run on
-    one thread. The result does not change the answer, only the speed.
+    one thread, and so does every call in a process forked after this module
+    was imported (GNU libgomp cannot start threads there; see the module
+    docstring). The result does not change the answer, only the speed.
     """
     wanted: int
     if n_jobs is None:
@@ -145,6 +175,6 @@ def resolve_n_threads(n_jobs: int | None, kernels: ModuleType, n_elements: int) 
         wanted = max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
     else:
         wanted = int(n_jobs)
-    if not kernels.HAS_OPENMP or n_elements < _THREAD_MIN_ELEMENTS:
+    if not kernels.HAS_OPENMP or n_elements < _THREAD_MIN_ELEMENTS or _in_forked_child:
         return 1
-    return max(1, wanted)
+    return max(1, min(wanted, _MAX_THREADS))

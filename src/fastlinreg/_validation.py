@@ -329,6 +329,8 @@ def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> None:
     """``value`` must be one of ``choices`` (compared safely: no arrays)."""
     if isinstance(value, np.bool_):
         value = bool(value)
+    elif isinstance(value, str):
+        value = str(value)  # np.str_ too
     if isinstance(value, np.ndarray) or not any(
         value is c or (type(value) is type(c) and value == c) for c in choices
     ):

@@ -7,22 +7,45 @@ from typing import Any, Literal, overload
 import numpy as np
 import numpy.typing as npt
 
+from ._validation import check_real
+
 __all__ = ["NOISE_FAMILIES", "make_regression", "train_test_split"]
 
 NOISE_FAMILIES = ("normal", "laplace", "student_t", "uniform")
+# The most elements NumPy can allocate as float64 (sizes above raise ValueError).
+_MAX_ELEMENTS = np.iinfo(np.intp).max // 8
 RandomState = int | np.random.RandomState | np.random.Generator | None
 
 
 def _rng(random_state: RandomState) -> np.random.RandomState | np.random.Generator:
     """An int seeds NumPy's legacy RandomState, the generator of the tutorial."""
     if random_state is None or isinstance(random_state, int | np.integer):
-        return np.random.RandomState(random_state)
+        try:
+            return np.random.RandomState(random_state)
+        except ValueError as exc:  # a seed outside [0, 2**32 - 1]
+            raise ValueError(
+                f"random_state must be an int between 0 and 2**32 - 1, got "
+                f"{random_state!r}"
+            ) from exc
     if isinstance(random_state, np.random.RandomState | np.random.Generator):
         return random_state
     raise TypeError(
         "random_state must be None, an int, a numpy RandomState or Generator, "
         f"got {random_state!r}"
     )
+
+
+def _real(value: Any, name: str) -> float:
+    """``value`` as a finite float, or a ``TypeError``/``ValueError`` naming
+    ``name`` (the estimator's rule: no booleans, complex numbers, strings or
+    arrays)."""
+    return check_real(value, name, "a finite real number")
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _noise(
@@ -138,52 +161,79 @@ def make_regression(
     >>> round(float(X[0, 0]), 4)
     -2.5092
     """
-    if (
-        isinstance(n_samples, bool)
-        or not isinstance(n_samples, int | np.integer)
-        or n_samples < 1
-    ):
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-    if (
-        isinstance(n_features, bool)
-        or not isinstance(n_features, int | np.integer)
-        or n_features < 1
-    ):
-        raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
-    if noise not in NOISE_FAMILIES:
-        raise ValueError(f"noise must be one of {NOISE_FAMILIES}, got {noise!r}")
-    if not (np.isfinite(noise_scale) and noise_scale >= 0):
+    for name, value in (("n_samples", n_samples), ("n_features", n_features)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if int(n_samples) * int(n_features) > _MAX_ELEMENTS:
         raise ValueError(
-            f"noise_scale must be a finite number >= 0, got {noise_scale!r}"
+            f"n_samples * n_features = {int(n_samples) * int(n_features)} is more "
+            "elements than an array can hold"
         )
-    if noise == "student_t" and not df > 0:
-        raise ValueError(f"df must be > 0, got {df!r}")
-    if not np.isfinite(intercept):
-        raise ValueError(f"intercept must be finite, got {intercept!r}")
-    low, high = (float(v) for v in x_range)
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+    if not isinstance(noise, str) or noise not in NOISE_FAMILIES:
+        raise ValueError(f"noise must be one of {NOISE_FAMILIES}, got {noise!r}")
+    scale = _real(noise_scale, "noise_scale")
+    if scale < 0:
+        raise ValueError(f"noise_scale must be a finite number >= 0, got {scale!r}")
+    scale = abs(scale)  # -0.0 is 0 (NumPy's samplers refuse a negative zero)
+    dof = 3.0
+    if noise == "student_t":
+        dof = _real(df, "df")
+        if not dof > 0:
+            raise ValueError(f"df must be > 0, got {df!r}")
+    b = _real(intercept, "intercept")
+    try:
+        low_raw, high_raw = x_range
+    except (TypeError, ValueError) as exc:  # not a pair
         raise ValueError(
             f"x_range must be two finite numbers low < high, got {x_range!r}"
+        ) from exc
+    low, high = _real(low_raw, "x_range[0]"), _real(high_raw, "x_range[1]")
+    if not (low < high and np.isfinite(high - low)):
+        raise ValueError(
+            f"x_range must be two finite numbers low < high (and high - low "
+            f"finite), got {x_range!r}"
         )
-    out_dtype = np.dtype(dtype)
+    try:
+        out_dtype = np.dtype(dtype)
+    except Exception as exc:  # np.dtype("01") is even a SyntaxError
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
     if out_dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {out_dtype}")
-    rng = _rng(random_state)
-
-    X = rng.uniform(low, high, (n_samples, n_features))
-    eps = _noise(rng, noise, float(noise_scale), float(df), n_samples)
-    if coef is None:
-        w = np.array([7.6]) if n_features == 1 else rng.uniform(-10.0, 10.0, n_features)
-    else:
-        w = np.asarray(coef, dtype=np.float64).reshape(-1)
+    with_coef = _check_bool(return_coef, "return_coef")
+    w = None
+    if coef is not None:
+        try:
+            w = np.asarray(coef, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise TypeError(
+                f"coef must be an array-like of {n_features} real numbers ({exc})"
+            ) from exc
         if w.shape[0] != n_features:
             raise ValueError(f"coef has {w.shape[0]} entries, expected {n_features}")
         if not np.isfinite(w).all():
             raise ValueError("coef must be finite")
-    y = X @ w + float(intercept) + eps
-    X = X.astype(out_dtype, copy=False)
-    y = y.astype(out_dtype, copy=False)
-    return (X, y, w) if return_coef else (X, y)
+    rng = _rng(random_state)
+
+    X = rng.uniform(low, high, (n_samples, n_features))
+    with np.errstate(over="ignore", invalid="ignore"):
+        eps = _noise(rng, noise, scale, dof, n_samples)
+        if w is None:
+            w = (
+                np.array([7.6])
+                if n_features == 1
+                else rng.uniform(-10.0, 10.0, n_features)
+            )
+        y = X @ w + b + eps
+        X = X.astype(out_dtype, copy=False)
+        y = y.astype(out_dtype, copy=False)
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise ValueError(
+            f"the data overflow {out_dtype}: choose a smaller coef, intercept, "
+            "noise_scale or x_range"
+        )
+    return (X, y, w) if with_coef else (X, y)
 
 
 def train_test_split(
@@ -220,11 +270,11 @@ def train_test_split(
     >>> X_te.tolist()
     [6.0, 7.0]
     """
-    n = _n_rows(X)
-    if _n_rows(y) != n:
-        raise ValueError(
-            f"X and y have inconsistent numbers of samples: {n} and {_n_rows(y)}"
-        )
+    n = _n_rows(X, "X")
+    n_y = _n_rows(y, "y")
+    if n_y != n:
+        raise ValueError(f"X and y have inconsistent numbers of samples: {n} and {n_y}")
+    do_shuffle = _check_bool(shuffle, "shuffle")
     if isinstance(test_size, bool):
         raise TypeError("test_size must be a float in (0, 1) or a positive int")
     if isinstance(test_size, int | np.integer):
@@ -242,7 +292,7 @@ def train_test_split(
         )
     train: npt.NDArray[np.intp] | slice
     test: npt.NDArray[np.intp] | slice
-    if shuffle:
+    if do_shuffle:
         perm = _rng(random_state).permutation(n)
         train, test = perm[: n - n_test], perm[n - n_test :]
     else:
@@ -250,13 +300,18 @@ def train_test_split(
     return _take(X, train), _take(X, test), _take(y, train), _take(y, test)
 
 
-def _n_rows(a: Any) -> int:
+def _n_rows(a: Any, name: str) -> int:
     shape = getattr(a, "shape", None)
     if shape is None:
-        a = np.asarray(a)
-        shape = a.shape
+        try:
+            shape = np.asarray(a).shape
+        except (TypeError, ValueError) as exc:  # ragged lists, odd objects
+            raise ValueError(f"{name} could not be read as an array: {exc}") from exc
     if len(shape) == 0:
-        raise ValueError("expected an array with at least one dimension, got a scalar")
+        raise ValueError(
+            f"{name} must be an array with at least one dimension, got a scalar "
+            f"({type(a).__name__})"
+        )
     return int(shape[0])
 
 

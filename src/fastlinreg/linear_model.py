@@ -858,11 +858,14 @@ class LinearRegression(EstimatorBase):
                 result = self._first_order(
                     solver, objective, theta0, fixed_step, common
                 )
-        condition = (
-            _condition_number(objective)
-            if isinstance(objective, GramMSE) and not fixed_step
-            else None
-        )
+        try:
+            condition = (
+                _condition_number(objective)
+                if isinstance(objective, GramMSE) and not fixed_step
+                else None
+            )
+        except np.linalg.LinAlgError:  # a Hessian of inf/NaN: overflow
+            raise ValueError(_OVERFLOW_MESSAGE) from None
         if (
             condition is not None
             and _REFINE_CONDITION < condition <= _UNTRUSTED_CONDITION
@@ -951,7 +954,7 @@ class LinearRegression(EstimatorBase):
         results = [s.result for s in solutions]
         largest = max(float(np.abs(s.coef).max(initial=0.0)) for s in solutions)
         largest = max(largest, *(abs(s.intercept) for s in solutions))
-        if largest > np.finfo(dtype).max:
+        if largest > float(np.finfo(dtype).max):
             raise ValueError(
                 f"the fitted coefficients (up to {largest:.3g}) exceed the range "
                 f"of {dtype.name}, the dtype of X; fit float64 data instead"
@@ -1090,15 +1093,21 @@ def r2_score(
         return float(
             np.mean([r2_score(yt[:, j], yp[:, j], w) for j in range(yt.shape[1])])
         )
-    resid = yt - yp
-    if w is None:
-        ss_res = float(resid @ resid)
-        dev = yt - yt.mean()
-        ss_tot = float(dev @ dev)
-    else:
-        ss_res = float((w * resid) @ resid)
-        dev = yt - float(w @ yt) / float(w.sum())
-        ss_tot = float((w * dev) @ dev)
+    with np.errstate(over="ignore", invalid="ignore"):
+        resid = yt - yp
+        if w is None:
+            ss_res = float(resid @ resid)
+            dev = yt - yt.mean()
+            ss_tot = float(dev @ dev)
+        else:
+            ss_res = float((w * resid) @ resid)
+            dev = yt - float(w @ yt) / float(w.sum())
+            ss_tot = float((w * dev) @ dev)
+    if not (math.isfinite(ss_res) and math.isfinite(ss_tot)):
+        raise ValueError(
+            "y or the predictions hold values so large that their squares "
+            "overflow float64: R² cannot be computed; rescale y"
+        )
     if ss_tot == 0.0:
         return 1.0 if ss_res == 0.0 else 0.0
     return 1.0 - ss_res / ss_tot

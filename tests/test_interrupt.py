@@ -1,0 +1,174 @@
+"""Ctrl-C during a long fit: KeyboardInterrupt within 0.5 s, a usable
+interpreter afterwards, and an estimator left unfitted (or as it was).
+
+Each case runs in a child interpreter (``sys.executable -c``) that builds a
+few million rows and starts a fit that would run for minutes (``tol=0``, a
+huge ``max_iter``). The child prints a marker from the fit's callback once the
+iterations run; the parent then waits a little, records the time and sends
+SIGINT. The child records when KeyboardInterrupt reaches it; both clocks are
+``time.monotonic()`` (CLOCK_MONOTONIC, system-wide on Linux and macOS), so
+the difference is the latency. The kernels run without the GIL and do not
+poll for signals: Python raises KeyboardInterrupt when the kernel call in
+progress returns, so the latency is at most one kernel call (a pass over the
+data, about 10 ms here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import fastlinreg
+
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="POSIX signals (SIGINT to a child process)"
+)
+
+LATENCY = 0.5  # seconds
+
+CHILD = r"""
+import json, sys, time
+import numpy as np
+import fastlinreg
+
+case = json.loads(sys.argv[1])
+n, d = case.pop("n_rows"), case.pop("n_features")
+refit = case.pop("refit")
+rng = np.random.default_rng(0)
+X = rng.standard_normal((n, d))
+y = X @ np.arange(1.0, d + 1) + 0.5 + rng.standard_normal(n)
+
+model = fastlinreg.LinearRegression(**case)
+before = None
+if refit:  # a fitted model, refitted: an interrupt must leave the first fit
+    model.set_params(max_iter=50, tol=1e-8)
+    model.fit(X[:1000], y[:1000])
+    before = model.coef_.tolist(), float(model.intercept_), model.n_iter_
+    model.set_params(max_iter=case["max_iter"], tol=case["tol"])
+
+calls = []
+def callback(info):
+    calls.append(info.iteration)
+    if len(calls) == 3:  # iterating: past validation and the first pass
+        print("STARTED", time.monotonic(), flush=True)
+
+model.set_params(callback=callback)
+report = {"interrupted": False}
+try:
+    model.fit(X, y)
+except KeyboardInterrupt:
+    report["caught"] = time.monotonic()
+    report["interrupted"] = True
+report["iterations"] = len(calls)
+report["fitted"] = hasattr(model, "coef_")
+if report["fitted"]:
+    report["state"] = model.coef_.tolist(), float(model.intercept_), model.n_iter_
+    report["consistent"] = (
+        model.coef_.shape == (model.n_features_in_,)
+        and len(model.loss_curve_) == model.n_iter_ + 1
+        and bool(np.isfinite(model.coef_).all())
+    )
+report["before"] = before
+print("REPORT", json.dumps(report), flush=True)
+
+# The interpreter (and the kernels, and OpenMP) still work.
+after = fastlinreg.LinearRegression(backend=case["backend"], n_jobs=case["n_jobs"])
+after.fit(X[:20_000], y[:20_000])
+print("AFTER", json.dumps([after.coef_.tolist(), float(after.intercept_)]), flush=True)
+"""
+
+
+def reader(stream: Any, lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def wait_for(lines: queue.Queue[str | None], prefix: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {prefix!r} line within {timeout} s")
+        line = lines.get(timeout=left)
+        if line is None:
+            raise AssertionError(f"the child ended before printing {prefix!r}")
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
+
+
+def interrupt_a_fit(case: dict[str, Any]) -> tuple[float, dict[str, Any], list]:
+    """Run the child, SIGINT it while it iterates; (latency, report, after)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(case)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=reader, args=(proc.stdout, lines), daemon=True).start()
+    try:
+        wait_for(lines, "STARTED", timeout=120)
+        time.sleep(0.3)  # well inside the iterations (and inside a kernel call)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        report = json.loads(wait_for(lines, "REPORT", timeout=60))
+        after = json.loads(wait_for(lines, "AFTER", timeout=60))
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert report["interrupted"], report
+    latency = report["caught"] - sent
+    print(f"KeyboardInterrupt {latency * 1e3:.1f} ms after SIGINT ({case})")
+    return latency, report, after
+
+
+BACKENDS = fastlinreg.available_backends()
+LONG = {"tol": 0.0, "max_iter": 10**9, "n_rows": 3_000_000, "n_features": 2}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "case",
+    [
+        {"precompute": False, "n_jobs": 1},
+        {"precompute": False, "n_jobs": 2},
+        {"precompute": False, "n_jobs": 1, "learning_rate": 0.01},
+        {"precompute": True, "n_jobs": 2, "learning_rate": 0.01},
+    ],
+    ids=["streaming", "streaming-2-threads", "fixed-step", "statistics"],
+)
+def test_keyboard_interrupt_stops_a_long_fit(backend, case):
+    case = {**LONG, "backend": backend, "refit": False, **case}
+    latency, report, after = interrupt_a_fit(case)
+    assert latency < LATENCY, f"KeyboardInterrupt {latency:.3f} s after SIGINT"
+    assert report["iterations"] >= 3
+    # Unfitted: fit sets its attributes all at once, at the end.
+    assert not report["fitted"], report
+    # The interpreter goes on: a new fit in the same process is right.
+    coef, intercept = after
+    assert coef == pytest.approx([1.0, 2.0], abs=0.05)
+    assert intercept == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_interrupted_refit_keeps_the_previous_fit(backend):
+    case = {**LONG, "backend": backend, "refit": True, "precompute": False}
+    case["n_jobs"] = 2
+    latency, report, _ = interrupt_a_fit(case)
+    assert latency < LATENCY, f"KeyboardInterrupt {latency:.3f} s after SIGINT"
+    assert report["fitted"]
+    assert report["consistent"]
+    assert report["state"] == report["before"]  # exactly the first fit
