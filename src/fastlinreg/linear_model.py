@@ -829,12 +829,10 @@ class LinearRegression(EstimatorBase):
             "f_scale": y_var if loss.name in ("squared_error", "huber") else 0.0,
             "monitor": watcher if watcher.active else None,
         }
-        with np.errstate(over="ignore", invalid="ignore"):
-            theta0 = coords.to_theta(coef0, b0)
+        theta0 = coords.to_theta(coef0, b0)
         objective: Objective | None = None
-        # Overflow in the iterations is caught by their finiteness checks and
-        # reported as a divergence; NumPy need not warn about it as well.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), watcher:
+        # (NumPy's warnings are off here: see _solve_one.)
+        with watcher:
             if solver == "newton":
                 if second_order is None:
                     raise ValueError(
@@ -1242,10 +1240,7 @@ def _raise_not_finite(X: FloatArray, y: FloatArray) -> None:
 
 
 def _check_choices(model: LinearRegression) -> None:
-    precompute = model.precompute
-    if isinstance(precompute, np.bool_):
-        precompute = bool(precompute)
-    check_choice(precompute, "precompute", ("auto", True, False))
+    check_choice(model.precompute, "precompute", ("auto", True, False))
     check_choice(model.solver, "solver", ("auto", "gd", "nesterov", "cg", "newton"))
     if model.solver == "cg" and (
         model.precompute is False or model.learning_rate != "auto"
