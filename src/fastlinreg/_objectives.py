@@ -345,63 +345,75 @@ def weighted_stats(
 class GramMSE:
     """Mean squared error from sufficient statistics: O(d²) per call.
 
-    With ``e = (y − y_offset) − c − (x − offset)·coef`` and
-    ``δ = mean_x − offset``: ``mean(e²) = (c_yy − 2 coef·c_xy +
-    coef·C_xx·coef) / n + r²`` where ``r = (mean_y − y_offset) − c − δ·coef``
-    is the mean residual; the gradient follows.
+    The statistics are mapped once into the solver's coordinates: with
+    ``z = (x − offset) / scale`` (so ``theta = (v, c)`` are the coefficients
+    of ``z`` and the intercept), ``A = cov(z)``, ``b = cov(z, y)``,
+    ``s_yy = var(y)`` and ``δ = mean(z)`` (zero when the offset is the mean).
+    Then ``mean(e²) = s_yy − 2 v·b + v·A v + r²``, where ``r = (mean_y −
+    y_offset) − c − δ·v`` is the mean residual, and the gradient is
+    ``2(A v − b) − 2rδ`` for ``v`` and ``−2r`` for ``c``.
     """
 
     def __init__(self, stats: SufficientStats, coords: Coordinates) -> None:
         d = stats.d
+        n = float(stats.n)
+        s = coords.scale
         self.n = stats.n
-        self.cxx = stats.cov[:d, :d]
-        self.cxy = stats.cov[:d, d]
-        self.cyy = float(stats.cov[d, d])
-        self.delta = stats.mean[:d] - coords.offset
-        self.mean_y = float(stats.mean[d] - coords.y_offset)
         self.coords = coords
+        self.zz = stats.cov[:d, :d] / (n * np.multiply.outer(s, s))
+        self.zy = stats.cov[:d, d] / (n * s)
+        self.yy = float(stats.cov[d, d]) / n
+        self.delta = (stats.mean[:d] - coords.offset) / s
+        self.centred = not self.delta.any()
+        self.mean_y = float(stats.mean[d] - coords.y_offset)
         self._hessian: F64 | None = None
 
     def __call__(self, theta: F64) -> tuple[float, F64]:
-        coef, c = self.coords.split(theta)
-        cc = self.cxx @ coef
-        r = self.mean_y - c - float(self.delta @ coef)
-        spread = (self.cyy - 2.0 * float(coef @ self.cxy) + float(coef @ cc)) / self.n
+        d = self.zy.shape[0]
+        fit_intercept = self.coords.fit_intercept
+        v = theta[:d]
+        av = self.zz @ v
+        r = self.mean_y - (float(theta[d]) if fit_intercept else 0.0)
+        if not self.centred:
+            r -= float(self.delta @ v)
+        spread = self.yy - 2.0 * float(v @ self.zy) + float(v @ av)
         loss = max(spread, 0.0) + r * r  # rounding can push the spread below 0
-        grad_coef = (2.0 / self.n) * (cc - self.cxy) - 2.0 * r * self.delta
-        return loss, self.coords.gradient(grad_coef, -2.0 * r)
+        g = np.empty(d + 1 if fit_intercept else d)
+        gv = g[:d]
+        np.subtract(av, self.zy, out=gv)
+        gv *= 2.0
+        if not self.centred:
+            gv -= (2.0 * r) * self.delta
+        if fit_intercept:
+            g[d] = -2.0 * r
+        return loss, g
 
     def hessp(self, v: F64) -> F64:
         """The Hessian in theta times ``v``."""
-        if self._hessian is None:
-            self._hessian = self.hessian()
-        return self._hessian @ v
+        return self.hessian() @ v
 
     def curvature(self) -> tuple[float, float]:
         """Largest and smallest eigenvalues of the Hessian in theta (L, μ)."""
-        s = self.coords.scale
-        if self.coords.fit_intercept and not self.delta.any():
-            # Centred: block diagonal, the intercept's block is exactly 2.
-            h_xx = 2.0 * self.cxx / (self.n * np.outer(s, s))
-            eig = np.linalg.eigvalsh(h_xx) if s.shape[0] > 1 else h_xx[0]
+        if self.coords.fit_intercept and self.centred:
+            # Block diagonal: the intercept's block is exactly 2.
+            h_zz = 2.0 * self.zz
+            eig = np.linalg.eigvalsh(h_zz) if h_zz.shape[0] > 1 else h_zz[0]
             return max(float(eig[-1]), 2.0), min(float(eig[0]), 2.0)
         eig = np.linalg.eigvalsh(self.hessian())
         return float(eig[-1]), float(eig[0])
 
     def hessian(self) -> F64:
-        """The (constant) Hessian in theta."""
-        s = self.coords.scale
-        d = s.shape[0]
-        scale2 = np.outer(s, s)
-        centred = not self.delta.any()
-        h_xx = self.cxx / self.n
-        if not centred:
-            h_xx = h_xx + np.outer(self.delta, self.delta)
-        if not self.coords.fit_intercept:
-            return (2.0 * h_xx) / scale2
-        h = np.zeros((d + 1, d + 1))
-        np.divide(2.0 * h_xx, scale2, out=h[:d, :d])
-        if not centred:
-            h[:d, d] = h[d, :d] = 2.0 * self.delta / s
-        h[d, d] = 2.0
-        return h
+        """The (constant) Hessian in theta; computed once, read-only."""
+        if self._hessian is None:
+            d = self.zy.shape[0]
+            h_zz = self.zz if self.centred else self.zz + np.outer(self.delta, self.delta)
+            if not self.coords.fit_intercept:
+                h = 2.0 * h_zz
+            else:
+                h = np.zeros((d + 1, d + 1))
+                np.multiply(h_zz, 2.0, out=h[:d, :d])
+                h[:d, d] = h[d, :d] = 2.0 * self.delta
+                h[d, d] = 2.0
+            h.flags.writeable = False
+            self._hessian = h
+        return self._hessian

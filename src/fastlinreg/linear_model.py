@@ -1136,7 +1136,7 @@ def _condition_number(objective: GramMSE) -> float | None:
     coords = objective.coords
     if coords.d > _CONDITION_MAX_FEATURES:
         return None
-    if coords.d == 1 and coords.fit_intercept and not objective.delta.any():
+    if coords.d == 1 and coords.fit_intercept and objective.centred:
         return 1.0  # one standardised, centred feature: the Hessian is 2·I
     # Directions of zero curvature (constant columns with an intercept, all-zero
     # columns without) are left out: in standardised coordinates every other
