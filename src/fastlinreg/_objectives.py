@@ -406,7 +406,9 @@ class GramMSE:
         """The (constant) Hessian in theta; computed once, read-only."""
         if self._hessian is None:
             d = self.zy.shape[0]
-            h_zz = self.zz if self.centred else self.zz + np.outer(self.delta, self.delta)
+            h_zz = (
+                self.zz if self.centred else self.zz + np.outer(self.delta, self.delta)
+            )
             if not self.coords.fit_intercept:
                 h = 2.0 * h_zz
             else:
