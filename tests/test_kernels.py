@@ -250,6 +250,9 @@ def test_kernel_modules_are_twins(cython_kernels, numpy_kernels):
         "n_chunks_for",
         "loss_gradient",
         "moments",
+        "gram",
+        "gram_cg",
+        "robust_loss_gradient",
     ):
         assert hasattr(cython_kernels, name)
         assert hasattr(numpy_kernels, name)

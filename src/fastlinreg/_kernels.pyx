@@ -28,7 +28,7 @@ Conventions shared by all kernels
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport fabs
+from libc.math cimport INFINITY, fabs, sqrt
 from libc.string cimport memset
 
 import numpy as np
@@ -1167,3 +1167,208 @@ cdef _check_robust_args(
         raise ValueError(
             f"hessian has shape {(h_rows, h_cols)}; expected (0, 0) or {(d + 1, d + 1)}"
         )
+
+
+# --------------------------------------------------------------------------
+# Conjugate gradients on sufficient statistics (few features)
+# --------------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+cdef extern from "<float.h>":
+    double DBL_MIN
+
+# Reasons a run stops, as the Python loops name them.
+_REASONS = ("converged", "max_iter", "diverged", "line_search_failed")
+cdef enum:
+    _RUNNING = -1
+    _CONVERGED = 0
+    _MAX_ITER = 1
+    _DIVERGED = 2
+    _LINE_SEARCH_FAILED = 3
+    # Iterations between two looks for a pending Ctrl-C.
+    _SIGNAL_EVERY = 1024
+
+
+cdef inline double _dot(const double* a, const double* b, Py_ssize_t m) noexcept nogil:
+    cdef double s = 0.0
+    cdef Py_ssize_t i
+    for i in range(m):
+        s += a[i] * b[i]
+    return s
+
+
+cdef double _gram_objective(
+    const double* zz, const double* zy, double yy, const double* dz, bint centred,
+    double mean_y, bint fit_intercept, Py_ssize_t d, const double* theta,
+    double* grad, double* work,
+) noexcept nogil:
+    """The objective of ``GramMSE`` at ``theta`` and its gradient (``grad``).
+
+    ``theta = (v, c)``: coefficients of the standardised features and the
+    intercept; ``zz``, ``zy``, ``yy`` and ``dz`` are cov(z), cov(z, y), var(y)
+    and mean(z). ``work`` holds d doubles.
+    """
+    cdef Py_ssize_t i
+    cdef double r, spread
+    # work = zz @ v
+    for i in range(d):
+        work[i] = _dot(zz + i * d, theta, d)
+    # r = mean_y − c − dz @ v
+    r = mean_y - (theta[d] if fit_intercept else 0.0)
+    if not centred:
+        r -= _dot(dz, theta, d)
+    # spread = yy − 2 v @ zy + v @ (zz @ v)
+    spread = yy - 2.0 * _dot(theta, zy, d) + _dot(theta, work, d)
+    # grad_v = 2 (zz @ v − zy) − 2 r dz ;  grad_c = −2 r
+    for i in range(d):
+        grad[i] = 2.0 * (work[i] - zy[i])
+        if not centred:
+            grad[i] -= (2.0 * r) * dz[i]
+    if fit_intercept:
+        grad[d] = -2.0 * r
+    # (rounding can push the spread below 0; a NaN stays NaN, as in max())
+    return (0.0 if spread < 0.0 else spread) + r * r
+
+
+cdef void _gram_hessp(
+    const double* zz, const double* dz, bint centred, bint fit_intercept,
+    Py_ssize_t d, const double* p, double* out,
+) noexcept nogil:
+    """The Hessian of the objective times ``p`` (H is not formed)."""
+    cdef Py_ssize_t i
+    cdef double t = 0.0
+    if not centred:
+        t = _dot(dz, p, d)
+    if fit_intercept:
+        t += p[d]
+    # t = dz @ p_v + p_c
+    # out_v = 2 (zz @ p_v + dz t) ;  out_c = 2 t
+    for i in range(d):
+        out[i] = _dot(zz + i * d, p, d)
+        if not centred:
+            out[i] += dz[i] * t
+        out[i] *= 2.0
+    if fit_intercept:
+        out[d] = 2.0 * t
+
+
+def gram_cg(
+    const double[:, ::1] cov,
+    const double[::1] mean,
+    double n,
+    const double[::1] offset,
+    const double[::1] scale,
+    bint fit_intercept,
+    double y_offset,
+    double[::1] theta,
+    double gtol,
+    Py_ssize_t max_iter,
+):
+    """Conjugate gradients on sufficient statistics, start to finish.
+
+    The loop of ``_solver.conjugate_gradient`` on the objective of
+    ``_objectives.GramMSE`` (the statistics ``n``, ``mean`` and ``cov`` of
+    ``[X | y]``, in the coordinates ``offset``, ``scale``, ``fit_intercept``,
+    ``y_offset``), without a monitor: the same steps, stopping tests and
+    history, with no Python between iterations, for the few-feature problems
+    where that overhead would dominate. ``theta`` holds the start and receives
+    the solution. Returns ``(n_iter, n_evals, stop_reason, loss, grad_norm,
+    loss_curve)``, ``loss_curve`` a list of ``n_iter + 1`` values.
+    """
+    cdef Py_ssize_t d = offset.shape[0], dim = theta.shape[0], i, j
+    cdef Py_ssize_t n_iter = 0, n_evals = 0, since_restart = 0
+    cdef double[:, ::1] zz = np.empty((d, d))
+    cdef double[:, ::1] vec = np.zeros((8, d + 1))
+    cdef double* zy = &vec[0, 0]
+    cdef double* dz = &vec[1, 0]
+    cdef double* g = &vec[2, 0]
+    cdef double* g_old = &vec[3, 0]
+    cdef double* direction = &vec[4, 0]
+    cdef double* hp = &vec[5, 0]
+    cdef double* trial = &vec[6, 0]
+    cdef double* work = &vec[7, 0]
+    cdef double yy, mean_y, f, f_new, gnorm, diverged_above, curv, slope, step, beta
+    cdef double g_old2
+    cdef bint centred = True
+    cdef int reason = _RUNNING
+    if cov.shape[0] != d + 1 or cov.shape[1] != d + 1 or mean.shape[0] != d + 1 \
+            or scale.shape[0] != d or dim != d + (1 if fit_intercept else 0):
+        raise ValueError("gram_cg: inconsistent shapes")
+    # The statistics in the solver's coordinates (as GramMSE maps them):
+    # zz = cov_xx / (n s sᵀ), zy = cov_xy / (n s), yy = cov_yy / n,
+    # dz = (mean_x − offset) / s, mean_y = mean_y − y_offset
+    for i in range(d):
+        for j in range(d):
+            zz[i, j] = cov[i, j] / (n * (scale[i] * scale[j]))
+        zy[i] = cov[i, d] / (n * (scale[i] * 1.0))
+        dz[i] = (mean[i] - offset[i]) / scale[i]
+        if dz[i] != 0.0:
+            centred = False
+    yy = cov[d, d] / (n * 1.0)
+    mean_y = mean[d] - y_offset
+    curve = []
+
+    f = _gram_objective(&zz[0, 0], zy, yy, dz, centred, mean_y, fit_intercept, d,
+                        &theta[0], g, work)
+    n_evals = 1
+    gnorm = sqrt(_dot(g, g, dim))
+    curve.append(f)
+    if not (fabs(f) < INFINITY and fabs(gnorm) < INFINITY):
+        reason = _DIVERGED
+    else:
+        # as _solver: diverged past 1e6 times the start (or float64's tiny)
+        diverged_above = 1e6 * (f if f > DBL_MIN else DBL_MIN)
+        if gnorm <= gtol:
+            reason = _CONVERGED
+        elif n_iter >= max_iter:
+            reason = _MAX_ITER
+    for i in range(dim):
+        direction[i] = -g[i]
+    while reason == _RUNNING:
+        _gram_hessp(&zz[0, 0], dz, centred, fit_intercept, d, direction, hp)
+        curv = _dot(direction, hp, dim)
+        slope = _dot(direction, g, dim)
+        if not curv > 0.0 or not slope < 0.0:
+            reason = _LINE_SEARCH_FAILED
+            break
+        # the exact minimiser along the direction
+        step = -slope / curv
+        for i in range(dim):
+            trial[i] = theta[i] + step * direction[i]
+        for i in range(dim):
+            g_old[i] = g[i]
+        f_new = _gram_objective(&zz[0, 0], zy, yy, dz, centred, mean_y, fit_intercept,
+                                d, trial, g, work)
+        n_evals += 1
+        for i in range(dim):
+            theta[i] = trial[i]
+        f = f_new
+        gnorm = sqrt(_dot(g, g, dim))
+        curve.append(f)
+        n_iter += 1
+        if not (fabs(f) < INFINITY and fabs(gnorm) < INFINITY) or f > diverged_above:
+            reason = _DIVERGED
+        elif gnorm <= gtol:
+            reason = _CONVERGED
+        elif n_iter >= max_iter:
+            reason = _MAX_ITER
+        if reason != _RUNNING:
+            break
+        if n_iter % _SIGNAL_EVERY == 0:
+            PyErr_CheckSignals()
+        since_restart += 1
+        # Polak-Ribière: beta = max(g @ (g − g_old) / (g_old @ g_old), 0)
+        g_old2 = _dot(g_old, g_old, dim)
+        beta = 0.0
+        for i in range(dim):
+            beta += g[i] * (g[i] - g_old[i])
+        beta = beta / g_old2
+        if not beta > 0.0 or since_restart >= dim:
+            beta = 0.0
+        if since_restart >= dim:
+            since_restart = 0
+        for i in range(dim):
+            direction[i] = -g[i] + beta * direction[i]
+    return n_iter, n_evals, _REASONS[reason], f, gnorm, curve

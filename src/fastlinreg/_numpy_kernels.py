@@ -17,6 +17,7 @@ import numpy.typing as npt
 __all__ = [
     "HAS_OPENMP",
     "gram",
+    "gram_cg",
     "loss_gradient",
     "max_threads",
     "moments",
@@ -379,3 +380,51 @@ def _check_robust_args(
         raise ValueError(
             f"hessian has shape {hessian_shape}; expected (0, 0) or {(d + 1, d + 1)}"
         )
+
+
+def gram_cg(
+    cov: F64,
+    mean: F64,
+    n: float,
+    offset: F64,
+    scale: F64,
+    fit_intercept: bool,
+    y_offset: float,
+    theta: F64,
+    gtol: float,
+    max_iter: int,
+) -> tuple[int, int, str, float, float, list[float]]:
+    """Conjugate gradients on sufficient statistics (see the compiled twin).
+
+    The solver's own loop on the statistics' objective: what the compiled
+    kernel does without Python between iterations. ``theta`` holds the start
+    and receives the solution.
+    """
+    # Imported here: those modules import this one.
+    from ._objectives import Coordinates, GramMSE, SufficientStats
+    from ._solver import conjugate_gradient
+
+    d = offset.shape[0]
+    if (
+        cov.shape != (d + 1, d + 1)
+        or mean.shape != (d + 1,)
+        or scale.shape != (d,)
+        or theta.shape != (d + int(fit_intercept),)
+    ):
+        raise ValueError("gram_cg: inconsistent shapes")
+    coords = Coordinates(offset, scale, bool(fit_intercept), y_offset)
+    objective = GramMSE(SufficientStats(n, mean, cov), coords)
+    # Silent on overflow like the compiled twin: the result says "diverged".
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = conjugate_gradient(
+            objective, theta, hessp=objective.hessp, max_iter=max_iter, gtol=gtol
+        )
+    theta[:] = result.theta
+    return (
+        result.n_iter,
+        result.n_evals,
+        result.stop_reason,
+        result.loss,
+        result.grad_norm,
+        result.loss_curve.tolist(),
+    )

@@ -231,10 +231,10 @@ class SufficientStats:
     @property
     def var(self) -> F64:
         """Population variances of the columns of ``[X | y]``."""
-        return np.diag(self.cov) / self.n
+        return self.cov.diagonal() / self.n
 
     def finite(self) -> bool:
-        return bool(np.isfinite(self.mean).all() and np.isfinite(self.cov).all())
+        return bool(np.isfinite(self.cov).all() and np.isfinite(self.mean).all())
 
     @classmethod
     def empty(cls, d: int, n_targets: int = 1) -> SufficientStats:
@@ -356,14 +356,16 @@ class GramMSE:
 
     def __init__(self, stats: SufficientStats, coords: Coordinates) -> None:
         d = stats.d
-        n = float(stats.n)
-        s = coords.scale
         self.n = stats.n
         self.coords = coords
-        self.zz = stats.cov[:d, :d] / (n * np.multiply.outer(s, s))
-        self.zy = stats.cov[:d, d] / (n * s)
-        self.yy = float(stats.cov[d, d]) / n
-        self.delta = (stats.mean[:d] - coords.offset) / s
+        # cov([z | y]) in one division: the columns of X scaled, y's not.
+        s = np.ones(d + 1)
+        s[:d] = coords.scale
+        cov = stats.cov / (float(stats.n) * np.multiply.outer(s, s))
+        self.zz = cov[:d, :d]
+        self.zy = cov[:d, d]
+        self.yy = float(cov[d, d])
+        self.delta = (stats.mean[:d] - coords.offset) / coords.scale
         self.centred = not self.delta.any()
         self.mean_y = float(stats.mean[d] - coords.y_offset)
         self._hessian: F64 | None = None

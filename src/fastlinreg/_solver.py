@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -86,6 +86,7 @@ _DIVERGED = 1e6
 # objective itself, which is of the order of eps times the scale of the terms
 # summed in it (not of the objective's value, far smaller when the fit is good).
 _ROUNDING_SLACK = 16 * np.finfo(np.float64).eps
+_TINY = float(np.finfo(np.float64).tiny)
 
 
 def _norm(g: F64) -> float:
@@ -111,22 +112,30 @@ class SolverResult:
     stop_reason: str
 
 
-@dataclass
 class _Run:
     """Book-keeping shared by the loops: history, stopping tests, the monitor."""
 
-    fun: Objective
-    gtol: float
-    max_iter: int
-    monitor: Monitor | None
-    f_scale: float
-    theta: F64 = field(init=False)
-    f: float = field(init=False)
-    g: F64 = field(init=False)
-    gnorm: float = field(init=False)
-    n_evals: int = 0
-    n_iter: int = 0
-    curve: list[float] = field(default_factory=list)
+    def __init__(
+        self,
+        fun: Objective,
+        gtol: float,
+        max_iter: int,
+        monitor: Monitor | None,
+        f_scale: float,
+    ) -> None:
+        self.fun = fun
+        self.gtol = gtol
+        self.max_iter = max_iter
+        self.monitor = monitor
+        self.f_scale = f_scale
+        self.n_evals = 0
+        self.n_iter = 0
+        self.curve: list[float] = []
+        self.theta: F64
+        self.f: float
+        self.g: F64
+        self.gnorm: float
+        self._diverged_above = math.inf
 
     def start(self, theta0: F64) -> str | None:
         self.theta = np.array(theta0, dtype=np.float64)
@@ -135,6 +144,7 @@ class _Run:
         self.curve.append(self.f)
         if not (math.isfinite(self.f) and math.isfinite(self.gnorm)):
             return "diverged"
+        self._diverged_above = _DIVERGED * max(self.f, _TINY)
         return self.check()
 
     def eval(self, theta: F64) -> tuple[float, F64]:
@@ -152,7 +162,7 @@ class _Run:
         self.n_iter += 1
         if not (math.isfinite(f) and math.isfinite(self.gnorm)):
             return "diverged"
-        if f > _DIVERGED * max(self.curve[0], np.finfo(np.float64).tiny):
+        if f > self._diverged_above:
             return "diverged"
         return self.check()
 
@@ -321,6 +331,8 @@ def conjugate_gradient(
         f_new, g_new = run.eval(theta)
         g_old = run.g
         reason = run.accept(theta, f_new, g_new)
+        if reason is not None:
+            break
         since_restart += 1
         # Polak-Ribière coefficient, clipped at 0 (a restart) as usual.
         beta = max(float(g_new @ (g_new - g_old)) / float(g_old @ g_old), 0.0)

@@ -722,6 +722,7 @@ class LinearRegression(EstimatorBase):
                     refine=refine,
                     second_order=_bind_stats_quadratic(target),
                     n_rows=target.n,
+                    stats_kernels=get_kernels(backend),
                 )
             )
         return self._set_fitted(
@@ -784,6 +785,7 @@ class LinearRegression(EstimatorBase):
         second_order: SecondOrderFactory | None = None,
         weighted: bool = False,
         n_rows: float = 2.0,
+        stats_kernels: ModuleType | None = None,
     ) -> _Solution:
         """Run the solver for one target; its coefficients, or an error.
 
@@ -794,7 +796,8 @@ class LinearRegression(EstimatorBase):
         and Hessian; None where there is none). ``stacklevel`` points a
         ConvergenceWarning at the user's call. ``weighted``: the data have
         sample weights, which only the Newton objective reads (statistics are
-        weighted when gathered).
+        weighted when gathered). ``stats_kernels``: the kernels that may run
+        conjugate gradients on ``stats`` (few features, no monitor) in one call.
         """
         loss, penalty = self._terms()
         d = mean.shape[0] - 1
@@ -831,6 +834,15 @@ class LinearRegression(EstimatorBase):
         }
         theta0 = coords.to_theta(coef0, b0)
         objective: Objective | None = None
+        # Few features: the whole CG loop on the statistics in one kernel call
+        # (the Python loop's steps without its per-iteration overhead).
+        compiled_cg = (
+            solver == "cg"
+            and stats is not None
+            and stats_kernels is not None
+            and not watcher.active
+            and d <= _KERNEL_CG_MAX_FEATURES
+        )
         # (NumPy's warnings are off here: see _solve_one.)
         with watcher:
             if solver == "newton":
@@ -851,6 +863,12 @@ class LinearRegression(EstimatorBase):
                     max_step=reach if reach > 0 else math.inf,
                     **common,
                 )
+            elif compiled_cg:
+                assert stats is not None
+                assert stats_kernels is not None
+                result = _kernel_cg(stats_kernels, stats, coords, theta0, common)
+                if not (d == 1 and fit_intercept):  # (then centred: condition 1)
+                    objective = make_objective(coords)  # for its Hessian below
             else:
                 objective = make_objective(coords)
                 result = self._first_order(
@@ -1200,6 +1218,43 @@ def _refine(
     )
 
 
+# Up to this d, conjugate gradients on the statistics run in one kernel call.
+_KERNEL_CG_MAX_FEATURES = 64
+
+
+def _kernel_cg(
+    kernels: ModuleType,
+    stats: SufficientStats,
+    coords: Coordinates,
+    theta0: F64,
+    common: dict[str, Any],
+) -> SolverResult:
+    """``conjugate_gradient`` on ``GramMSE(stats, coords)`` by ``gram_cg``."""
+    theta = np.array(theta0, dtype=np.float64)
+    n_iter, n_evals, reason, loss, gnorm, curve = kernels.gram_cg(
+        np.ascontiguousarray(stats.cov, dtype=np.float64),
+        np.ascontiguousarray(stats.mean, dtype=np.float64),
+        float(stats.n),
+        np.ascontiguousarray(coords.offset, dtype=np.float64),
+        np.ascontiguousarray(coords.scale, dtype=np.float64),
+        coords.fit_intercept,
+        coords.y_offset,
+        theta,
+        common["gtol"],
+        common["max_iter"],
+    )
+    return SolverResult(
+        theta=theta,
+        loss=loss,
+        grad_norm=gnorm,
+        n_iter=n_iter,
+        n_evals=n_evals,
+        loss_curve=np.asarray(curve, dtype=np.float64),
+        converged=reason == "converged",
+        stop_reason=reason,
+    )
+
+
 # The sufficient statistics take (d + 1)² doubles: up to this d, gather them.
 _PRECOMPUTE_MAX_FEATURES = 2048
 
@@ -1218,6 +1273,8 @@ _TINY_VALUE = 1e-140
 def _check_no_underflow(mean: F64, var: F64, n_rows: float) -> None:
     """Raise when the data are so small that their squares underflow (a zero
     variance of tiny values counts from two rows on: one row has none)."""
+    if var.min() >= _TINY_VARIANCE:
+        return  # the common case, in one reduction: no variance is tiny or 0
     d = mean.shape[0] - 1
     tiny = (var > 0) & (var < _TINY_VARIANCE)
     if n_rows > 1:
