@@ -39,12 +39,18 @@ __all__ = [
 FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
 
+# float32 and float64 in native byte order: the dtypes taken as they are.
+_NATIVE_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 def _is_sparse(obj: Any) -> bool:
     return hasattr(obj, "nnz") and hasattr(obj, "toarray")
 
 
 def _as_float(obj: Any, name: str) -> FloatArray:
     """``obj`` as a float32/float64 ndarray, copying only when it must."""
+    if type(obj) is np.ndarray and obj.dtype in _NATIVE_FLOATS:
+        return obj  # the common case, at once
     if obj is None:
         raise ValueError(f"{name} is None; expected an array-like of numbers")
     if _is_sparse(obj):

@@ -644,13 +644,22 @@ class LinearRegression(EstimatorBase):
 
     def _prepare(self) -> tuple[str, ModuleType]:
         """Validate the parameters; the backend that will run and its kernels."""
-        check_params(
-            learning_rate=self.learning_rate,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            fit_intercept=self.fit_intercept,
+        settings = (
+            self.learning_rate,
+            self.max_iter,
+            self.tol,
+            self.fit_intercept,
+            self.precompute,
+            self.solver,
+            self.verbose,
+            self.callback is None or callable(self.callback),
         )
-        _check_choices(self)
+        try:
+            _check_settings(*settings)
+        except TypeError:  # an unhashable value: check it uncached, to say why
+            _check_settings.__wrapped__(*settings)
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable or None, got {self.callback!r}")
         self._terms()
         backend = resolve_backend(self.backend)
         return backend, get_kernels(backend)  # already resolved: no second warning
@@ -968,8 +977,12 @@ class LinearRegression(EstimatorBase):
         if X_raw is not None:
             self._remember_input(X_raw, first.coef.shape[0])
         results = [s.result for s in solutions]
-        largest = max(float(np.abs(s.coef).max(initial=0.0)) for s in solutions)
-        largest = max(largest, *(abs(s.intercept) for s in solutions))
+        # (Solutions are finite float64: only a narrower dtype can overflow.)
+        largest = 0.0
+        if dtype != np.float64:
+            largest = max(
+                float(np.abs(s.coef).max(initial=abs(s.intercept))) for s in solutions
+            )
         if largest > float(np.finfo(dtype).max):
             raise ValueError(
                 f"the fitted coefficients (up to {largest:.3g}) exceed the range "
@@ -1296,24 +1309,36 @@ def _raise_not_finite(X: FloatArray, y: FloatArray) -> None:
     raise ValueError(_OVERFLOW_MESSAGE)
 
 
-def _check_choices(model: LinearRegression) -> None:
-    check_choice(model.precompute, "precompute", ("auto", True, False))
-    check_choice(model.solver, "solver", ("auto", "gd", "nesterov", "cg", "newton"))
-    if model.solver == "cg" and (
-        model.precompute is False or model.learning_rate != "auto"
-    ):
+@functools.lru_cache(maxsize=64, typed=True)
+def _check_settings(
+    learning_rate: Any,
+    max_iter: Any,
+    tol: Any,
+    fit_intercept: Any,
+    precompute: Any,
+    solver: Any,
+    verbose: Any,
+    callback_ok: bool,
+) -> None:
+    """Raise for an invalid solver setting (cached: fits repeat their settings;
+    of the callback only whether it is callable is known here)."""
+    check_params(
+        learning_rate=learning_rate,
+        max_iter=max_iter,
+        tol=tol,
+        fit_intercept=fit_intercept,
+    )
+    check_choice(precompute, "precompute", ("auto", True, False))
+    check_choice(solver, "solver", ("auto", "gd", "nesterov", "cg", "newton"))
+    if solver == "cg" and (precompute is False or learning_rate != "auto"):
         raise ValueError(
             "solver='cg' works on the sufficient statistics with its own steps: "
             "use it with precompute='auto' or True and learning_rate='auto'"
         )
-    if isinstance(model.verbose, bool) or not isinstance(
-        model.verbose, int | np.integer
-    ):
-        raise TypeError(f"verbose must be an integer, got {model.verbose!r}")
-    if model.verbose < 0:
-        raise ValueError(f"verbose must be >= 0, got {model.verbose!r}")
-    if model.callback is not None and not callable(model.callback):
-        raise TypeError(f"callback must be callable or None, got {model.callback!r}")
+    if isinstance(verbose, bool) or not isinstance(verbose, int | np.integer):
+        raise TypeError(f"verbose must be an integer, got {verbose!r}")
+    if verbose < 0:
+        raise ValueError(f"verbose must be >= 0, got {verbose!r}")
 
 
 def _use_stats(precompute: bool | str, d: int) -> bool:
@@ -1369,7 +1394,9 @@ def _coordinates(
     else:
         offset, scale = np.zeros(d), np.sqrt(var_x + mean_x**2)
     # Constant (or all-zero) columns keep unit scale.
-    scale[~(scale > 1e-12 * np.maximum(np.abs(mean_x), 1e-300))] = 1.0
+    varying = scale > 1e-12 * np.maximum(np.abs(mean_x), 1e-300)
+    if not varying.all():
+        scale[~varying] = 1.0
     y_offset = float(mean[d]) if fit_intercept else 0.0
     return Coordinates(offset, scale, fit_intercept, y_offset)
 
