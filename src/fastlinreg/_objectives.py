@@ -235,12 +235,6 @@ class SufficientStats:
 
     def finite(self) -> bool:
         """Whether every mean and cross-product is finite."""
-        # One sum first: finite when every term is (it may overflow when not
-        # all are huge, hence the element test then).
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = float(np.add.reduce(self.cov, axis=None)) + float(self.mean.sum())
-        if math.isfinite(total):
-            return True
         return bool(np.isfinite(self.cov).all() and np.isfinite(self.mean).all())
 
     @classmethod

@@ -817,13 +817,19 @@ class LinearRegression(EstimatorBase):
         y_var = float(var[d] if fit_intercept else var[d] + mean[d] ** 2)
         coords = _coordinates(fixed_step, fit_intercept, mean, var)
 
-        coef0 = _init_coef(coef_init, d)
-        if intercept_init is not None:
-            b0 = check_scalar(intercept_init, "intercept_init")
-        elif fixed_step or not fit_intercept:
-            b0 = 0.0
+        if coef_init is None and intercept_init is None:
+            # The default start (coef 0; the best intercept for it, y's mean,
+            # with the automatic step, else 0) is theta = 0 in either coordinates.
+            theta0 = np.zeros(coords.d + int(fit_intercept))
         else:
-            b0 = float(mean[d] - coef0 @ mean[:d])
+            coef0 = _init_coef(coef_init, d)
+            if intercept_init is not None:
+                b0 = check_scalar(intercept_init, "intercept_init")
+            elif fixed_step or not fit_intercept:
+                b0 = 0.0
+            else:
+                b0 = float(mean[d] - coef0 @ mean[:d])
+            theta0 = coords.to_theta(coef0, b0)
 
         needs_newton = (
             loss.name != "squared_error"
@@ -834,14 +840,13 @@ class LinearRegression(EstimatorBase):
             self.solver, fixed_step, stats is not None, needs_newton, loss
         )
         watcher = Watcher(self.callback, self.verbose, self.max_iter, coords.to_model)
-        gtol = float(self.tol) * loss.grad_scale(float(np.sqrt(y_var)))
+        gtol = float(self.tol) * loss.grad_scale(math.sqrt(y_var))
         common: dict[str, Any] = {
             "max_iter": int(self.max_iter),
             "gtol": gtol,
             "f_scale": y_var if loss.name in ("squared_error", "huber") else 0.0,
             "monitor": watcher if watcher.active else None,
         }
-        theta0 = coords.to_theta(coef0, b0)
         objective: Objective | None = None
         # Few features: the whole CG loop on the statistics in one kernel call
         # (the Python loop's steps without its per-iteration overhead).
@@ -978,16 +983,15 @@ class LinearRegression(EstimatorBase):
             self._remember_input(X_raw, first.coef.shape[0])
         results = [s.result for s in solutions]
         # (Solutions are finite float64: only a narrower dtype can overflow.)
-        largest = 0.0
         if dtype != np.float64:
             largest = max(
                 float(np.abs(s.coef).max(initial=abs(s.intercept))) for s in solutions
             )
-        if largest > float(np.finfo(dtype).max):
-            raise ValueError(
-                f"the fitted coefficients (up to {largest:.3g}) exceed the range "
-                f"of {dtype.name}, the dtype of X; fit float64 data instead"
-            )
+            if largest > float(np.finfo(dtype).max):
+                raise ValueError(
+                    f"the fitted coefficients (up to {largest:.3g}) exceed the "
+                    f"range of {dtype.name}, the dtype of X; fit float64 data instead"
+                )
         self.loss_curve_: F64 | list[F64]
         if len(solutions) == 1:
             self.coef_ = first.coef.astype(dtype)
