@@ -39,6 +39,8 @@ FULL_SIZES = [10**4, 10**5, 10**6, 10**7]
 QUICK_SIZES = [10**4, 10**5, 10**6]
 FEATURES = [1, 10, 100]
 QUICK_FEATURES = [1, 10]
+# A shape the speed targets name, beside the grid.
+EXTRA_SHAPES = [(2 * 10**5, 100)]
 MAX_BYTES = 2 * 1024**3
 # scikit-learn's lstsq copies X and costs n·d²: keep its cases bounded.
 SKLEARN_MAX_ELEMENTS = 4 * 10**7
@@ -156,7 +158,10 @@ def run(
     feats = QUICK_FEATURES if quick else FEATURES
     repeat = repeat or (3 if quick else 5)
     records = []
-    for n, d in itertools.product(sizes, feats):
+    shapes = list(itertools.product(sizes, feats))
+    if not quick:
+        shapes = sorted(shapes + EXTRA_SHAPES)
+    for n, d in shapes:
         if n * d * 8 > MAX_BYTES or n < 10 * d:
             continue
         X, y = problem(n, d)
@@ -217,6 +222,7 @@ def table(records: list[dict[str, Any]]) -> str:
         *(f"{c} ms" for c in present),
         "normal_eq/flr",
         "sklearn/flr",
+        "tutorial/flr",
         "iters",
         "max rel err",
     ]
@@ -227,6 +233,7 @@ def table(records: list[dict[str, Any]]) -> str:
         row += [f"{s[c] * 1e3:.2f}" if c in s else "-" for c in present]
         row += [f"{r['normal_eq_over_flr']:.2f}"]
         row += [f"{r['sklearn_over_flr']:.1f}" if "sklearn_over_flr" in r else "-"]
+        row += [f"{r['tutorial_over_flr']:.0f}" if "tutorial_over_flr" in r else "-"]
         row += [str(r["n_iter"]), f"{max(r['accuracy'].values()):.1e}"]
         lines.append("| " + " | ".join(row) + " |")
     for r in records:

@@ -2,8 +2,8 @@
 
 The machines this runs on are shared and noisy; absolute times drift, but
 ratios of candidates timed in turn, in one process, hold. So every candidate
-runs once per round (after a warm-up round) and the median per candidate is
-reported.
+runs once per round (after a warm-up round; a fast one several times in a
+row) and the median per candidate is reported.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ def interleaved_medians(
     repeat: int = 7,
     warmup: int = 1,
     min_time: float = 0.0,
+    batch: float = 0.005,
 ) -> dict[str, float]:
-    """Median wall time (seconds) of each candidate, timed in turn.
+    """Median wall time (seconds) of one call of each candidate, timed in turn.
 
     Parameters
     ----------
@@ -34,17 +35,29 @@ def interleaved_medians(
         Untimed rounds first.
     min_time : float, default=0.0
         Keep adding rounds until the slowest candidate's total exceeds this.
+    batch : float, default=0.005
+        A candidate faster than this is called several times in a row per
+        round (as many as fill ``batch`` seconds, from its warm-up time) and
+        its time per call recorded: a single call of a few hundred
+        microseconds right after another candidate would measure that
+        candidate's cache pollution more than itself.
     """
+    calls = dict.fromkeys(candidates, 1)
     for _ in range(warmup):
-        for fn in candidates.values():
+        for name, fn in candidates.items():
+            t0 = time.perf_counter()
             fn()
+            elapsed = time.perf_counter() - t0
+            calls[name] = max(1, min(1000, int(batch / max(elapsed, 1e-9))))
     times: dict[str, list[float]] = {name: [] for name in candidates}
     rounds = 0
     while rounds < repeat or max(sum(t) for t in times.values()) < min_time:
         for name, fn in candidates.items():
+            k = calls[name]
             t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
+            for _ in range(k):
+                fn()
+            times[name].append((time.perf_counter() - t0) / k)
         rounds += 1
         if rounds >= 10 * max(repeat, 1):
             break

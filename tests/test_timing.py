@@ -1,0 +1,30 @@
+"""The benchmarks' timer: medians of interleaved rounds, per call."""
+
+from __future__ import annotations
+
+import time
+
+from fastlinreg._timing import interleaved_medians
+
+
+def test_fast_candidates_are_batched_and_timed_per_call():
+    calls = {"fast": 0, "slow": 0}
+
+    def fast() -> None:
+        calls["fast"] += 1
+
+    def slow() -> None:
+        calls["slow"] += 1
+        time.sleep(0.01)
+
+    t = interleaved_medians({"fast": fast, "slow": slow}, repeat=3, batch=0.002)
+    assert calls["slow"] == 1 + 3  # warm-up, then once per round
+    assert calls["fast"] > 10 * calls["slow"]  # many calls per round
+    assert t["slow"] >= 0.01
+    assert t["fast"] < t["slow"] / 10  # a time per call, not per batch
+
+
+def test_batch_zero_calls_each_candidate_once_per_round():
+    calls = []
+    interleaved_medians({"a": lambda: calls.append("a")}, repeat=4, batch=0.0)
+    assert len(calls) == 1 + 4
