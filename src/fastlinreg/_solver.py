@@ -111,6 +111,29 @@ class SolverResult:
     converged: bool
     stop_reason: str
 
+    @classmethod
+    def stopped(
+        cls,
+        reason: str,
+        theta: F64,
+        loss: float,
+        grad_norm: float,
+        n_iter: int,
+        n_evals: int,
+        curve: list[float],
+    ) -> SolverResult:
+        """The result of a loop that stopped for ``reason``."""
+        return cls(
+            theta=theta,
+            loss=float(loss),
+            grad_norm=grad_norm,
+            n_iter=n_iter,
+            n_evals=n_evals,
+            loss_curve=np.asarray(curve, dtype=np.float64),
+            converged=reason == "converged",
+            stop_reason=reason,
+        )
+
 
 class _Run:
     """Book-keeping shared by the loops: history, stopping tests, the monitor."""
@@ -178,15 +201,14 @@ class _Run:
         return None
 
     def result(self, reason: str) -> SolverResult:
-        return SolverResult(
-            theta=self.theta,
-            loss=float(self.f),
-            grad_norm=self.gnorm,
-            n_iter=self.n_iter,
-            n_evals=self.n_evals,
-            loss_curve=np.asarray(self.curve, dtype=np.float64),
-            converged=reason == "converged",
-            stop_reason=reason,
+        return SolverResult.stopped(
+            reason,
+            self.theta,
+            self.f,
+            self.gnorm,
+            self.n_iter,
+            self.n_evals,
+            self.curve,
         )
 
 
@@ -530,15 +552,6 @@ def proximal_newton(
         gnorm = _norm(_min_norm_subgradient(theta, g, l1))
         curve.append(exact)
         n_iter += 1
-        if exact > _DIVERGED * max(curve[0], np.finfo(np.float64).tiny):
+        if exact > _DIVERGED * max(curve[0], _TINY):
             reason = "diverged"
-    return SolverResult(
-        theta=theta,
-        loss=float(exact),
-        grad_norm=gnorm,
-        n_iter=n_iter,
-        n_evals=n_evals,
-        loss_curve=np.asarray(curve, dtype=np.float64),
-        converged=reason == "converged",
-        stop_reason=reason,
-    )
+    return SolverResult.stopped(reason, theta, exact, gnorm, n_iter, n_evals, curve)

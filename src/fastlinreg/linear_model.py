@@ -1260,16 +1260,7 @@ def _kernel_cg(
         common["gtol"],
         common["max_iter"],
     )
-    return SolverResult(
-        theta=theta,
-        loss=loss,
-        grad_norm=gnorm,
-        n_iter=n_iter,
-        n_evals=n_evals,
-        loss_curve=np.asarray(curve, dtype=np.float64),
-        converged=reason == "converged",
-        stop_reason=reason,
-    )
+    return SolverResult.stopped(reason, theta, loss, gnorm, n_iter, n_evals, curve)
 
 
 # The sufficient statistics take (d + 1)² doubles: up to this d, gather them.
