@@ -349,6 +349,20 @@ def test_predict_overflow_is_reported(method):
         assert not np.isnan(out).any()
 
 
+def test_float32_predictions_whose_partial_sums_overflow():
+    """Two terms beyond float32's range with opposite signs: their float32 sum
+    overflows on the way, the prediction itself does not (found by fuzzing)."""
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
+    model = LinearRegression(fit_intercept=False).fit(X, [3e38, -3e38, 0.0])
+    Xp = np.array([[2.0, 1.5]], np.float32)  # 6e38 - 4.5e38 = 1.5e38
+    pred, exc, caught = call(lambda: model.predict(Xp))
+    assert exc is None, exc
+    assert not numpy_warnings(caught)
+    assert pred.dtype == np.float32
+    want = Xp.astype(np.float64) @ model.coef_.astype(np.float64)
+    np.testing.assert_allclose(pred, want, rtol=1e-6)
+
+
 @pytest.mark.parametrize("y", [[1e308, -1e308], [1e300]], ids=["two", "one"])
 def test_score_overflow_is_reported(y):
     X, y0 = data()

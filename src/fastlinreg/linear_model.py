@@ -1049,6 +1049,11 @@ class LinearRegression(EstimatorBase):
         with np.errstate(over="ignore", invalid="ignore"):
             # NumPy's overloads do not map over FloatArray's union: Any.
             pred = Xa @ coef.T + intercept  # type: ignore[operator]
+            if Xa.dtype != np.float64 and not np.isfinite(pred).all():
+                # float32 partial sums may overflow where the prediction does
+                # not (terms of opposite sign near the limit): in float64.
+                wide = Xa.astype(np.float64) @ np.asarray(self.coef_, np.float64).T
+                pred = (wide + np.asarray(self.intercept_, np.float64)).astype(Xa.dtype)
         if not np.isfinite(pred).all():
             raise ValueError(
                 "X holds values so large that the predictions overflow "
