@@ -1286,11 +1286,13 @@ def formula(
     with np.errstate(all="ignore"):
         r = y - X @ coef - b
         value, slope, _ = loss_terms(loss, r, epsilon, quantile)
-        total = s.sum()
+        # Weights divided by their sum first: a mean that is finite must not
+        # overflow on the way (sums of 2·r·x near float64's limit).
+        w = s / s.sum()
         return (
-            float(s @ value) / total,
-            -(X.T @ (s * slope)) / total,
-            -float(s @ slope) / total,
+            float(w @ value),
+            -(X.T @ (w * slope)),
+            -float(w @ slope),
         )
 
 
