@@ -50,6 +50,10 @@ cdef extern from *:
 # its lanes: lane 0 sums the even rows, lane 1 the odd ones, on every platform.
 # GCC/clang vector extensions (SSE2 on x86-64, NEON on arm64), SSE2 intrinsics
 # on MSVC x64, plain C elsewhere: the same operations in the same order.
+# flr_load1_* read [p[0], 0]; flr_pair_sum(a, b) = [a0 + a1, b0 + b1];
+# flr_dup_lo/hi splat one lane; flr_load_a/flr_store_a need 16-byte aligned
+# addresses (they let SSE2 fold the load into the arithmetic); flr_prefetch
+# is a cache hint (a no-op in plain C).
 cdef extern from *:
     """
     #include <string.h>
@@ -62,6 +66,16 @@ cdef extern from *:
     static inline double flr_hsum(flr_v2 a) { return a[0] + a[1]; }
     static inline flr_v2 flr_load_d(const double *p) { flr_v2 v; memcpy(&v, p, sizeof v); return v; }
     static inline void flr_store_d(double *p, flr_v2 v) { memcpy(p, &v, sizeof v); }
+    static inline flr_v2 flr_load1_d(const double *p) { flr_v2 v = {p[0], 0.0}; return v; }
+    static inline flr_v2 flr_load1_f(const float *p) { flr_v2 v = {p[0], 0.0}; return v; }
+    static inline flr_v2 flr_pair_sum(flr_v2 a, flr_v2 b) {
+        flr_v2 lo = {a[0], b[0]}, hi = {a[1], b[1]}; return lo + hi; }
+    static inline flr_v2 flr_dup_lo(flr_v2 a) { flr_v2 v = {a[0], a[0]}; return v; }
+    static inline flr_v2 flr_dup_hi(flr_v2 a) { flr_v2 v = {a[1], a[1]}; return v; }
+    static inline void flr_prefetch(const void *p) { __builtin_prefetch(p); }
+    typedef double flr_v2a __attribute__((vector_size(16), may_alias));
+    static inline flr_v2 flr_load_a(const double *p) { return *(const flr_v2a *)p; }
+    static inline void flr_store_a(double *p, flr_v2 v) { *(flr_v2a *)p = v; }
     #if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 9)
     typedef float flr_v2f __attribute__((vector_size(8)));
     static inline flr_v2 flr_load_f(const float *p) {
@@ -82,6 +96,15 @@ cdef extern from *:
     static __inline void flr_store_d(double *p, flr_v2 v) { _mm_storeu_pd(p, v); }
     static __inline flr_v2 flr_load_f(const float *p) {
         return _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)p))); }
+    static __inline flr_v2 flr_load1_d(const double *p) { return _mm_load_sd(p); }
+    static __inline flr_v2 flr_load1_f(const float *p) { return _mm_set_sd((double)p[0]); }
+    static __inline flr_v2 flr_pair_sum(flr_v2 a, flr_v2 b) {
+        return _mm_add_pd(_mm_unpacklo_pd(a, b), _mm_unpackhi_pd(a, b)); }
+    static __inline flr_v2 flr_dup_lo(flr_v2 a) { return _mm_unpacklo_pd(a, a); }
+    static __inline flr_v2 flr_dup_hi(flr_v2 a) { return _mm_unpackhi_pd(a, a); }
+    static __inline void flr_prefetch(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
+    static __inline flr_v2 flr_load_a(const double *p) { return _mm_load_pd(p); }
+    static __inline void flr_store_a(double *p, flr_v2 v) { _mm_store_pd(p, v); }
     #else
     typedef struct { double v[2]; } flr_v2;
     static flr_v2 flr_splat(double a) { flr_v2 r = {{a, a}}; return r; }
@@ -92,6 +115,15 @@ cdef extern from *:
     static flr_v2 flr_load_d(const double *p) { flr_v2 r = {{p[0], p[1]}}; return r; }
     static flr_v2 flr_load_f(const float *p) { flr_v2 r = {{p[0], p[1]}}; return r; }
     static void flr_store_d(double *p, flr_v2 v) { p[0] = v.v[0]; p[1] = v.v[1]; }
+    static flr_v2 flr_load1_d(const double *p) { flr_v2 r = {{p[0], 0.0}}; return r; }
+    static flr_v2 flr_load1_f(const float *p) { flr_v2 r = {{p[0], 0.0}}; return r; }
+    static flr_v2 flr_pair_sum(flr_v2 a, flr_v2 b) {
+        flr_v2 r = {{a.v[0] + a.v[1], b.v[0] + b.v[1]}}; return r; }
+    static flr_v2 flr_dup_lo(flr_v2 a) { flr_v2 r = {{a.v[0], a.v[0]}}; return r; }
+    static flr_v2 flr_dup_hi(flr_v2 a) { flr_v2 r = {{a.v[1], a.v[1]}}; return r; }
+    static void flr_prefetch(const void *p) { (void)p; }
+    static flr_v2 flr_load_a(const double *p) { flr_v2 r = {{p[0], p[1]}}; return r; }
+    static void flr_store_a(double *p, flr_v2 v) { p[0] = v.v[0]; p[1] = v.v[1]; }
     #endif
     """
     ctypedef struct flr_v2:
@@ -104,6 +136,14 @@ cdef extern from *:
     flr_v2 flr_load_d(const double* p) noexcept nogil
     flr_v2 flr_load_f(const float* p) noexcept nogil
     void flr_store_d(double* p, flr_v2 v) noexcept nogil
+    flr_v2 flr_load1_d(const double* p) noexcept nogil
+    flr_v2 flr_load1_f(const float* p) noexcept nogil
+    flr_v2 flr_pair_sum(flr_v2 a, flr_v2 b) noexcept nogil
+    flr_v2 flr_dup_lo(flr_v2 a) noexcept nogil
+    flr_v2 flr_dup_hi(flr_v2 a) noexcept nogil
+    void flr_prefetch(const void* p) noexcept nogil
+    flr_v2 flr_load_a(const double* p) noexcept nogil
+    void flr_store_a(double* p, flr_v2 v) noexcept nogil
 
 # X and y may differ in precision; two fused types give all four combinations.
 ctypedef fused xfloat:
@@ -122,6 +162,7 @@ cdef enum:
     _LANES = 8
     _MIN_CHUNK_ROWS = 8192
     _MAX_CHUNKS = 64
+    _PF_BYTES = 4096
 
 HAS_OPENMP = bool(FASTLINREG_OPENMP)
 
@@ -267,66 +308,179 @@ cdef inline double _dot_centred(
     return p
 
 
+cdef inline double* _align64(double* p) noexcept nogil:
+    """p rounded up to a multiple of 64 bytes (at most 7 doubles on)."""
+    return <double*>((<size_t>p + 63) & ~(<size_t>63))
+
+
+cdef inline flr_v2 _load1(const xfloat* p) noexcept nogil:
+    """[p[0], 0] as doubles."""
+    if xfloat is float:
+        return flr_load1_f(p)
+    else:
+        return flr_load1_d(p)
+
+
+cdef inline void _centre_group(
+    flr_v2 x0, flr_v2 x1, flr_v2 x2, flr_v2 x3, const double* mw, double* z,
+    flr_v2* p,
+) noexcept nogil:
+    """One column pair of a group of four rows: z[2r:2r + 2] = x_r − m and
+    p[r] += (x_r − m) * w, with mw = [m[j:j + 2], w[j:j + 2]]. mw and z are
+    16-byte aligned."""
+    cdef flr_v2 mv = flr_load_a(mw), wv = flr_load_a(mw + 2), c
+    c = flr_sub(x0, mv)
+    flr_store_a(z, c)
+    p[0] = flr_add(p[0], flr_mul(c, wv))
+    c = flr_sub(x1, mv)
+    flr_store_a(z + 2, c)
+    p[1] = flr_add(p[1], flr_mul(c, wv))
+    c = flr_sub(x2, mv)
+    flr_store_a(z + 4, c)
+    p[2] = flr_add(p[2], flr_mul(c, wv))
+    c = flr_sub(x3, mv)
+    flr_store_a(z + 6, c)
+    p[3] = flr_add(p[3], flr_mul(c, wv))
+
+
+cdef inline void _add_group(
+    double* g, const double* z, flr_v2 ea, flr_v2 eb, flr_v2 ec, flr_v2 ed,
+) noexcept nogil:
+    """One column pair of a group of four rows: g[:2] += Σ_r e_r z[2r:2r + 2].
+    g and z are 16-byte aligned."""
+    cdef flr_v2 t = flr_add(flr_mul(ea, flr_load_a(z)), flr_mul(eb, flr_load_a(z + 2)))
+    cdef flr_v2 u = flr_add(flr_mul(ec, flr_load_a(z + 4)), flr_mul(ed, flr_load_a(z + 6)))
+    flr_store_a(g, flr_add(flr_load_a(g), flr_add(t, u)))
+
+
 cdef void _chunk_loss_grad_d(
     const xfloat* X, const yfloat* y, const double* w, double b, const double* m,
-    double yo, Py_ssize_t d, Py_ssize_t lo, Py_ssize_t hi, double* out, double* blk,
+    double yo, Py_ssize_t d, Py_ssize_t lo, Py_ssize_t hi, double* out,
+    double* scratch,
 ) noexcept nogil:
-    """d features: out = [Σ e², Σ e, Σ e·(x_0 − m_0), ...]; blk is d scratch.
+    """d features: out = [Σ e², Σ e, Σ e·(x_0 − m_0), ...] over rows lo..hi.
 
-    Rows go in pairs and columns two at a time through 2-lane vectors: each
-    pass over the block's gradient sums ``blk`` adds two rows, which halves
-    its loads and stores.
+    Rows go in groups of four, columns two at a time (one 2-lane vector).
+    One sweep over the columns centres the group's rows into a buffer ``z``
+    (in L1; the four rows interleaved by column pair) and sums their dot
+    products with w, one vector per row (lane 0 the even columns, lane 1 the
+    odd ones: no horizontal sum per column), so that each load of m and w
+    serves four rows. The same sweep adds the previous group's rows of z,
+    weighted by their residuals, to the block's gradient sums g (one load
+    and store of g per four rows): z is double-buffered, and the
+    residuals are never waited for. A column left over when d is odd is read
+    as [x, 0], which also zeroes the padding of z. The < 4 rows left at the
+    end of the chunk go one at a time.
+
+    scratch: 11·d2 doubles, 16-byte aligned, with d2 = d rounded up to even:
+    ``mwg`` = [m, w, g] interleaved by column pair (six doubles a pair, m and
+    w zero-padded), then z for two groups.
     """
-    cdef flr_v2 mv, va, vb
-    cdef double e0, e1, sl, sr
+    cdef Py_ssize_t d2 = d + d % 2, dd = d - d % 2
+    cdef double* mwg = scratch
+    cdef double* za = mwg + 3 * d2
+    cdef double* zb = za + 4 * d2
+    cdef double* zt
     cdef const xfloat* x0
     cdef const xfloat* x1
-    cdef Py_ssize_t i, j, start, stop, stop2
-    cdef Py_ssize_t d2 = (d // 2) * 2
+    cdef const xfloat* x2
+    cdef const xfloat* x3
+    cdef flr_v2 p[4]
+    cdef flr_v2 e01, e23, ea, eb, ec, ed, sl, sr
+    cdef flr_v2 vyo = flr_splat(yo), b0 = flr_load1_d(&b)
+    cdef double e
+    cdef bint pending
+    cdef Py_ssize_t row_bytes = d * sizeof(xfloat), x_bytes = hi * row_bytes, pf
+    cdef const char* pfp
+    cdef Py_ssize_t i, j, start, stop, stop4
     memset(out, 0, (d + 2) * sizeof(double))
+    # The first sweep of a block adds 0 · za: za must hold finite values.
+    memset(mwg, 0, 11 * d2 * sizeof(double))
+    for j in range(d):
+        mwg[3 * (j - j % 2) + j % 2] = m[j]
+        mwg[3 * (j - j % 2) + 2 + j % 2] = w[j]
+    ea = eb = ec = ed = flr_splat(0.0)
     start = lo
     while start < hi:
         stop = start + _BLOCK
         if stop > hi:
             stop = hi
-        stop2 = start + ((stop - start) // 2) * 2
-        sl = 0.0
-        sr = 0.0
-        memset(blk, 0, d * sizeof(double))
+        stop4 = start + ((stop - start) // 4) * 4
+        sl = flr_splat(0.0)
+        sr = flr_splat(0.0)
+        # g = 0   (this block's gradient sums)
+        j = 0
+        while j < d2:
+            flr_store_a(mwg + 3 * j + 4, flr_splat(0.0))
+            j += 2
+        pending = False
         i = start
-        while i < stop2:
+        while i < stop4:
             x0 = X + i * d
             x1 = x0 + d
-            # e_i = (y_i − yo) − b − (x_i − m) @ w, for rows i and i + 1
-            e0 = (y[i] - yo) - b - _dot_centred(x0, m, w, d)
-            e1 = (y[i + 1] - yo) - b - _dot_centred(x1, m, w, d)
-            # loss += e_i²; grad_b += e_i
-            sl += e0 * e0 + e1 * e1
-            sr += e0 + e1
-            # grad_w += e_i · (x_i − m) + e_{i+1} · (x_{i+1} − m)
-            va = flr_splat(e0)
-            vb = flr_splat(e1)
+            x2 = x1 + d
+            x3 = x2 + d
+            # Prefetch the next group's rows and _PF_BYTES more, one 64-byte
+            # line a column pair: as many bytes as a group takes (the
+            # hardware prefetcher alone loses track of four interleaved rows).
+            pf = (i + 4) * row_bytes + _PF_BYTES
+            if pf > x_bytes - 4 * row_bytes:
+                pf = x_bytes - 4 * row_bytes
+            pfp = <const char*>X + pf
+            # p_r = [b, 0] + Σ_j (x_r − m)[j:j + 2] * w[j:j + 2]
+            # (NumPy: z = X[i:i + 4] - m;  p = b + z @ w)
+            p[0] = p[1] = p[2] = p[3] = b0
             j = 0
-            while j < d2:
-                mv = flr_load_d(m + j)
-                flr_store_d(blk + j, flr_add(flr_load_d(blk + j), flr_add(
-                    flr_mul(va, flr_sub(_load2(x0 + j), mv)),
-                    flr_mul(vb, flr_sub(_load2(x1 + j), mv)))))
+            while j < dd:
+                flr_prefetch(pfp + 4 * sizeof(xfloat) * j)
+                _centre_group(_load2(x0 + j), _load2(x1 + j), _load2(x2 + j),
+                              _load2(x3 + j), mwg + 3 * j, zb + 4 * j, p)
+                # previous group: grad_w += e @ z   (g[j:j + 2])
+                _add_group(mwg + 3 * j + 4, za + 4 * j, ea, eb, ec, ed)
                 j += 2
             if j < d:
-                blk[j] += e0 * (x0[j] - m[j]) + e1 * (x1[j] - m[j])
-            i += 2
-        if i < stop:
+                flr_prefetch(pfp + 4 * sizeof(xfloat) * j)
+                _centre_group(_load1(x0 + j), _load1(x1 + j), _load1(x2 + j),
+                              _load1(x3 + j), mwg + 3 * j, zb + 4 * j, p)
+                _add_group(mwg + 3 * j + 4, za + 4 * j, ea, eb, ec, ed)
+            # e = (y − yo) − p, two rows a vector
+            e01 = flr_sub(flr_sub(_load2(y + i), vyo), flr_pair_sum(p[0], p[1]))
+            e23 = flr_sub(flr_sub(_load2(y + i + 2), vyo), flr_pair_sum(p[2], p[3]))
+            # loss += e @ e
+            sl = flr_add(sl, flr_add(flr_mul(e01, e01), flr_mul(e23, e23)))
+            # grad_b += e.sum()
+            sr = flr_add(sr, flr_add(e01, e23))
+            ea = flr_dup_lo(e01)
+            eb = flr_dup_hi(e01)
+            ec = flr_dup_lo(e23)
+            ed = flr_dup_hi(e23)
+            zt = za
+            za = zb
+            zb = zt
+            pending = True
+            i += 4
+        if pending:
+            # the block's last group: grad_w += e @ z
+            j = 0
+            while j < d2:
+                _add_group(mwg + 3 * j + 4, za + 4 * j, ea, eb, ec, ed)
+                j += 2
+            ea = eb = ec = ed = flr_splat(0.0)
+        out[0] += flr_hsum(sl)
+        out[1] += flr_hsum(sr)
+        while i < stop:
             x0 = X + i * d
-            e0 = (y[i] - yo) - b - _dot_centred(x0, m, w, d)
-            sl += e0 * e0
-            sr += e0
+            # e = (y − yo) − b − (x − m) @ w
+            e = (y[i] - yo) - b - _dot_centred(x0, m, w, d)
+            # loss += e²; grad_b += e
+            out[0] += e * e
+            out[1] += e
+            # grad_w += e · (x − m)
             for j in range(d):
-                blk[j] += e0 * (x0[j] - m[j])
-        out[0] += sl
-        out[1] += sr
+                mwg[3 * (j - j % 2) + 4 + j % 2] += e * (x0[j] - m[j])
+            i += 1
         for j in range(d):
-            out[2 + j] += blk[j]
+            out[2 + j] += mwg[3 * (j - j % 2) + 4 + j % 2]
         start = stop
 
 
@@ -351,7 +505,11 @@ def loss_gradient(
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
     cdef Py_ssize_t k = _n_chunks(n), c, j, lo, hi
     cdef double[:, ::1] part = np.empty((k, d + 2))
-    cdef double[:, ::1] scratch = np.empty((k, d))
+    # Scratch of _chunk_loss_grad_d: 64-byte aligned, a whole number of cache
+    # lines a chunk (no false sharing between threads).
+    cdef Py_ssize_t width = (11 * (d + d % 2) + 7) // 8 * 8
+    cdef double[::1] scratch = np.empty(k * width + 8)
+    cdef double* sbase = _align64(&scratch[0])
     cdef double loss = 0.0, gb = 0.0
     n_threads = _threads_for(n_threads, k)
     with nogil:
@@ -365,7 +523,7 @@ def loss_gradient(
             else:
                 _chunk_loss_grad_d(&X[0, 0], &y[0], &coef[0], intercept, &x_offset[0],
                                    y_offset,
-                                   d, lo, hi, &part[c, 0], &scratch[c, 0])
+                                   d, lo, hi, &part[c, 0], sbase + c * width)
         # Merge the chunks in their fixed order.
         for j in range(d):
             grad_coef[j] = 0.0
@@ -683,7 +841,7 @@ def gram(
 #   1. residuals r_i of the block;
 #   2. per row ℓ_h(r_i), ℓ(r_i), w_i·ψ(r_i) and w_i·ℓ_h''(r_i), in a loop of
 #      its own for each loss (the loss is chosen once per block, not per row);
-#   3. grad += Σ w_i ψ_i (x_i − m), rows in pairs like _chunk_loss_grad_d;
+#   3. grad += Σ w_i ψ_i (x_i − m), rows in pairs;
 #   4. (if asked) H += Σ w_i ℓ''_i z_i z_iᵀ over the rows with curvature only.
 # The per-row formulas are branch-free rewrites of the twin's np.where (a clip
 # instead of a three-way choice), so a residual of random sign costs no
