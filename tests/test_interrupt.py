@@ -7,10 +7,10 @@ huge ``max_iter``). The child prints a marker from the fit's callback once the
 iterations run; the parent then waits a little, records the time and sends
 SIGINT. The child records when KeyboardInterrupt reaches it; both clocks are
 ``time.monotonic()`` (CLOCK_MONOTONIC, system-wide on Linux and macOS), so
-the difference is the latency. The kernels run without the GIL and do not
-poll for signals: Python raises KeyboardInterrupt when the kernel call in
-progress returns, so the latency is at most one kernel call (a pass over the
-data, about 10 ms here).
+the difference is the latency. The kernels run without the GIL and look for
+a pending signal between rounds of row chunks, so the latency is at most a
+fraction of one kernel call (a pass over the data, about 10 ms here); a last
+test interrupts a single long kernel call.
 """
 
 from __future__ import annotations
@@ -172,3 +172,63 @@ def test_an_interrupted_refit_keeps_the_previous_fit(backend):
     assert report["fitted"]
     assert report["consistent"]
     assert report["state"] == report["before"]  # exactly the first fit
+
+
+ONE_PASS = r"""
+import sys, time
+import numpy as np
+from fastlinreg import _kernels
+
+# One long kernel call: Huber's loss with its Hessian (d² products a row).
+n, d = 4_000_000, 15
+X = np.ones((n, d))
+X[:, ::2] = 2.0
+y = np.ones(n)
+H, g = np.empty((d + 1, d + 1)), np.empty(d)
+def one_pass():
+    _kernels.robust_loss_gradient(
+        X, y, np.empty(0), np.full(d, 0.1), 0.0, np.zeros(d), 0.0,
+        2, 10.0, 0.5, 0.0, g, H, 1,
+    )
+t0 = time.monotonic()
+one_pass()
+print("PASS", time.monotonic() - t0, flush=True)
+print("STARTED", time.monotonic(), flush=True)
+try:
+    one_pass()
+    print("CAUGHT none", flush=True)
+except KeyboardInterrupt:
+    print("CAUGHT", time.monotonic(), flush=True)
+"""
+
+
+@pytest.mark.skipif("cython" not in BACKENDS, reason="the compiled kernels")
+def test_keyboard_interrupt_inside_one_kernel_call():
+    """The kernels look for Ctrl-C between rounds of chunks: a signal early in
+    a long pass is raised well before the pass would have ended."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ONE_PASS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=reader, args=(proc.stdout, lines), daemon=True).start()
+    try:
+        pass_time = float(wait_for(lines, "PASS", timeout=120))
+        wait_for(lines, "STARTED", timeout=60)
+        time.sleep(0.1 * pass_time)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        caught = wait_for(lines, "CAUGHT", timeout=60)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert caught != "none", "the pass ended without KeyboardInterrupt"
+    latency = float(caught) - sent
+    print(f"KeyboardInterrupt {latency * 1e3:.1f} ms into a {pass_time:.2f} s pass")
+    # A round is 1/8 of the pass; without rounds the latency would be ~0.9.
+    assert latency < 0.5 * pass_time

@@ -17,7 +17,9 @@ Conventions shared by all kernels
   chunk is reduced on its own (in blocks of ``_BLOCK`` rows) and the chunk
   results are merged in chunk order. The result is therefore bitwise identical
   for any number of threads. Threads take chunks dynamically, so one thread
-  delayed by another process on the machine does not hold up the rest.
+  delayed by another process on the machine does not hold up the rest. The
+  chunks go in rounds of ``_ROUND_CHUNKS``; between rounds the kernel takes
+  the GIL back and raises a pending KeyboardInterrupt.
 * Nothing proportional to ``n`` is allocated; no Python object is touched
   inside ``nogil``.
 * Safe without a GIL (the module is declared free-threading compatible): it
@@ -165,6 +167,15 @@ cdef enum:
     _PF_BYTES = 4096
 
 HAS_OPENMP = bool(FASTLINREG_OPENMP)
+
+# Chunks per parallel round: the kernels look for a pending Ctrl-C between
+# rounds (holding the GIL), so a long pass can be interrupted within about
+# 1/8 of its time (chunks are at most 1/64 of the rows).
+cdef enum:
+    _ROUND_CHUNKS = 8
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
 
 
 def max_threads() -> int:
@@ -503,7 +514,7 @@ def loss_gradient(
     intercept keeps digits beyond those of a double of the size of y.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t k = _n_chunks(n), c, j, lo, hi
+    cdef Py_ssize_t k = _n_chunks(n), r0, r1, c, j, lo, hi
     cdef double[:, ::1] part = np.empty((k, d + 2))
     # Scratch of _chunk_loss_grad_d: 64-byte aligned, a whole number of cache
     # lines a chunk (no false sharing between threads).
@@ -512,18 +523,25 @@ def loss_gradient(
     cdef double* sbase = _align64(&scratch[0])
     cdef double loss = 0.0, gb = 0.0
     n_threads = _threads_for(n_threads, k)
+    # Rounds of chunks: between two, a pending Ctrl-C is raised.
+    r0 = 0
+    while r0 < k:
+        r1 = r0 + _ROUND_CHUNKS if r0 + _ROUND_CHUNKS < k else k
+        with nogil:
+            for c in prange(r0, r1, num_threads=n_threads, schedule="dynamic"):
+                lo = _chunk_start(n, k, c)
+                hi = _chunk_start(n, k, c + 1)
+                if d == 1:
+                    _chunk_loss_grad_1(&X[0, 0], &y[0], coef[0], intercept, x_offset[0],
+                                       y_offset,
+                                       lo, hi, &part[c, 0])
+                else:
+                    _chunk_loss_grad_d(&X[0, 0], &y[0], &coef[0], intercept, &x_offset[0],
+                                       y_offset,
+                                       d, lo, hi, &part[c, 0], sbase + c * width)
+        PyErr_CheckSignals()
+        r0 = r1
     with nogil:
-        for c in prange(k, num_threads=n_threads, schedule="dynamic"):
-            lo = _chunk_start(n, k, c)
-            hi = _chunk_start(n, k, c + 1)
-            if d == 1:
-                _chunk_loss_grad_1(&X[0, 0], &y[0], coef[0], intercept, x_offset[0],
-                                   y_offset,
-                                   lo, hi, &part[c, 0])
-            else:
-                _chunk_loss_grad_d(&X[0, 0], &y[0], &coef[0], intercept, &x_offset[0],
-                                   y_offset,
-                                   d, lo, hi, &part[c, 0], sbase + c * width)
         # Merge the chunks in their fixed order.
         for j in range(d):
             grad_coef[j] = 0.0
@@ -617,16 +635,23 @@ def moments(
     (``mean`` and ``m2`` have ``d + 1`` entries). Returns nothing.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], p = d + 1
-    cdef Py_ssize_t k = _n_chunks(n), c, lo, hi
+    cdef Py_ssize_t k = _n_chunks(n), r0, r1, c, lo, hi
     cdef double[:, ::1] part = np.empty((k, 1 + 2 * p))
     cdef double[:, ::1] scratch = np.empty((k, 2 * p))
     cdef double count = 0.0
     n_threads = _threads_for(n_threads, k)
+    # Rounds of chunks: between two, a pending Ctrl-C is raised.
+    r0 = 0
+    while r0 < k:
+        r1 = r0 + _ROUND_CHUNKS if r0 + _ROUND_CHUNKS < k else k
+        with nogil:
+            for c in prange(r0, r1, num_threads=n_threads, schedule="dynamic"):
+                lo = _chunk_start(n, k, c)
+                hi = _chunk_start(n, k, c + 1)
+                _chunk_moments(&X[0, 0], &y[0], d, lo, hi, &part[c, 0], &scratch[c, 0])
+        PyErr_CheckSignals()
+        r0 = r1
     with nogil:
-        for c in prange(k, num_threads=n_threads, schedule="dynamic"):
-            lo = _chunk_start(n, k, c)
-            hi = _chunk_start(n, k, c + 1)
-            _chunk_moments(&X[0, 0], &y[0], d, lo, hi, &part[c, 0], &scratch[c, 0])
         memset(&mean[0], 0, p * sizeof(double))
         memset(&m2[0], 0, p * sizeof(double))
         for c in range(k):
@@ -807,7 +832,7 @@ def gram(
     Chan's update.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], p = d + 1
-    cdef Py_ssize_t k = _n_chunks(n), c, j, m, lo, hi
+    cdef Py_ssize_t k = _n_chunks(n), r0, r1, c, j, m, lo, hi
     cdef double[:, ::1] part = np.empty((k, 1 + p + p * p))
     cdef double[:, ::1] scratch = np.empty((k, p * p + 3 * p))
     cdef double[::1] shift = np.empty(p)
@@ -816,12 +841,19 @@ def gram(
         shift[j] = X[0, j]
     shift[d] = y[0]
     n_threads = _threads_for(n_threads, k)
+    # Rounds of chunks: between two, a pending Ctrl-C is raised.
+    r0 = 0
+    while r0 < k:
+        r1 = r0 + _ROUND_CHUNKS if r0 + _ROUND_CHUNKS < k else k
+        with nogil:
+            for c in prange(r0, r1, num_threads=n_threads, schedule="dynamic"):
+                lo = _chunk_start(n, k, c)
+                hi = _chunk_start(n, k, c + 1)
+                _chunk_gram(&X[0, 0], &y[0], &shift[0], d, lo, hi, &part[c, 0],
+                            &scratch[c, 0])
+        PyErr_CheckSignals()
+        r0 = r1
     with nogil:
-        for c in prange(k, num_threads=n_threads, schedule="dynamic"):
-            lo = _chunk_start(n, k, c)
-            hi = _chunk_start(n, k, c + 1)
-            _chunk_gram(&X[0, 0], &y[0], &shift[0], d, lo, hi, &part[c, 0],
-                        &scratch[c, 0])
         memset(&mean[0], 0, p * sizeof(double))
         memset(&cov[0, 0], 0, p * p * sizeof(double))
         for c in range(k):
@@ -1253,7 +1285,7 @@ def robust_loss_gradient(
     formulas are those of the NumPy twin.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], p = d + 1
-    cdef Py_ssize_t k = _n_chunks(n), c, j, m, lo, hi
+    cdef Py_ssize_t k = _n_chunks(n), r0, r1, c, j, m, lo, hi
     cdef bint want_hessian = hessian.shape[0] != 0 or hessian.shape[1] != 0
     cdef const double* sw = NULL
     cdef double value = 0.0, exact = 0.0, sp = 0.0
@@ -1273,13 +1305,20 @@ def robust_loss_gradient(
     L.inv_2h = 0.5 * L.inv_h
     L.inv_4h = 0.25 * L.inv_h
     n_threads = _threads_for(n_threads, k)
+    # Rounds of chunks: between two, a pending Ctrl-C is raised.
+    r0 = 0
+    while r0 < k:
+        r1 = r0 + _ROUND_CHUNKS if r0 + _ROUND_CHUNKS < k else k
+        with nogil:
+            for c in prange(r0, r1, num_threads=n_threads, schedule="dynamic"):
+                lo = _chunk_start(n, k, c)
+                hi = _chunk_start(n, k, c + 1)
+                _chunk_robust(&X[0, 0], &y[0], sw, &coef[0], intercept, &x_offset[0],
+                              y_offset, d, &L, want_hessian, lo, hi, &part[c, 0],
+                              &scratch[c, 0])
+        PyErr_CheckSignals()
+        r0 = r1
     with nogil:
-        for c in prange(k, num_threads=n_threads, schedule="dynamic"):
-            lo = _chunk_start(n, k, c)
-            hi = _chunk_start(n, k, c + 1)
-            _chunk_robust(&X[0, 0], &y[0], sw, &coef[0], intercept, &x_offset[0],
-                          y_offset, d, &L, want_hessian, lo, hi, &part[c, 0],
-                          &scratch[c, 0])
         # Merge the chunks in their fixed order.
         for j in range(d):
             grad_coef[j] = 0.0
@@ -1330,9 +1369,6 @@ cdef _check_robust_args(
 # --------------------------------------------------------------------------
 # Conjugate gradients on sufficient statistics (few features)
 # --------------------------------------------------------------------------
-
-cdef extern from "Python.h":
-    int PyErr_CheckSignals() except -1
 
 cdef extern from "<float.h>":
     double DBL_MIN
