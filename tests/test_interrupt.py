@@ -106,10 +106,12 @@ def wait_for(lines: queue.Queue[str | None], prefix: str, timeout: float) -> str
             return line[len(prefix) :].strip()
 
 
-def interrupt_a_fit(case: dict[str, Any]) -> tuple[float, dict[str, Any], list]:
-    """Run the child, SIGINT it while it iterates; (latency, report, after)."""
+def start_child(
+    code: str, *args: str
+) -> tuple[subprocess.Popen[str], queue.Queue[str | None]]:
+    """A child interpreter running ``code``; its stdout lines, as they come."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, json.dumps(case)],
+        [sys.executable, "-c", code, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -117,6 +119,12 @@ def interrupt_a_fit(case: dict[str, Any]) -> tuple[float, dict[str, Any], list]:
     )
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=reader, args=(proc.stdout, lines), daemon=True).start()
+    return proc, lines
+
+
+def interrupt_a_fit(case: dict[str, Any]) -> tuple[float, dict[str, Any], list]:
+    """Run the child, SIGINT it while it iterates; (latency, report, after)."""
+    proc, lines = start_child(CHILD, json.dumps(case))
     try:
         wait_for(lines, "STARTED", timeout=120)
         time.sleep(0.3)  # well inside the iterations (and inside a kernel call)
@@ -206,15 +214,7 @@ except KeyboardInterrupt:
 def test_keyboard_interrupt_inside_one_kernel_call():
     """The kernels look for Ctrl-C between rounds of chunks: a signal early in
     a long pass is raised well before the pass would have ended."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", ONE_PASS],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=reader, args=(proc.stdout, lines), daemon=True).start()
+    proc, lines = start_child(ONE_PASS)
     try:
         pass_time = float(wait_for(lines, "PASS", timeout=120))
         wait_for(lines, "STARTED", timeout=60)
