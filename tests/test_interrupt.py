@@ -46,12 +46,18 @@ refit = case.pop("refit")
 rng = np.random.default_rng(0)
 X = rng.standard_normal((n, d))
 y = X @ np.arange(1.0, d + 1) + 0.5 + rng.standard_normal(n)
+# The long fit: nearly collinear columns (condition number ~1e6), so that
+# gradient descent with tol=0 runs for minutes rather than reaching the
+# rounding floor in a few steps.
+X_slow = X.copy()
+X_slow[:, 1:] = X[:, :1] + 1e-3 * X[:, 1:]
+y_slow = X_slow @ np.arange(1.0, d + 1) + 0.5 + rng.standard_normal(n)
 
 model = fastlinreg.LinearRegression(**case)
 before = None
 if refit:  # a fitted model, refitted: an interrupt must leave the first fit
     model.set_params(max_iter=50, tol=1e-8)
-    model.fit(X[:1000], y[:1000])
+    model.fit(X_slow[:1000], y_slow[:1000])
     before = model.coef_.tolist(), float(model.intercept_), model.n_iter_
     model.set_params(max_iter=case["max_iter"], tol=case["tol"])
 
@@ -64,7 +70,7 @@ def callback(info):
 model.set_params(callback=callback)
 report = {"interrupted": False}
 try:
-    model.fit(X, y)
+    model.fit(X_slow, y_slow)
 except KeyboardInterrupt:
     report["caught"] = time.monotonic()
     report["interrupted"] = True
