@@ -10,6 +10,10 @@ same arrays (median of several rounds after a warm-up):
 * ``floor``   NumPy merely reading the same bytes once (``X.sum()`` and
   ``y.sum()``): no kernel that reads all of X and y can beat it by much.
 
+The thread scaling (one thread against all) is timed in rounds of those two
+alone: after the NumPy twin, OpenBLAS's threads keep spinning on the other
+core for a while, which would slow an all-threads run timed next.
+
 Run ``python benchmarks/run.py kernels`` (see run.py for options).
 """
 
@@ -64,7 +68,13 @@ def run(
             "cython_over_floor": t["cython"] / t["floor"],
         }
         if "cython_mt" in t:
-            rec["cython_over_cython_mt"] = t["cython"] / t["cython_mt"]
+            # Thread scaling from a round of its own: in the round above, the
+            # NumPy twin's BLAS leaves its threads spinning for a while on the
+            # other core, which the all-threads run would pay for.
+            pair = {k: candidates[k] for k in ("cython", "cython_mt")}
+            ts = interleaved_medians(pair, repeat=repeat, min_time=0.05)
+            rec["threads_seconds"] = ts
+            rec["cython_over_cython_mt"] = ts["cython"] / ts["cython_mt"]
         records.append(rec)
     return records
 
