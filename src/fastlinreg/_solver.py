@@ -89,6 +89,11 @@ _ROUNDING_SLACK = 16 * np.finfo(np.float64).eps
 _TINY = float(np.finfo(np.float64).tiny)
 
 
+def _diverged_above(f0: float) -> float:
+    """The objective past which a loop that started at ``f0`` has diverged."""
+    return _DIVERGED * max(f0, _TINY)
+
+
 def _norm(g: F64) -> float:
     return math.sqrt(float(g @ g))
 
@@ -167,7 +172,7 @@ class _Run:
         self.curve.append(self.f)
         if not (math.isfinite(self.f) and math.isfinite(self.gnorm)):
             return "diverged"
-        self._diverged_above = _DIVERGED * max(self.f, _TINY)
+        self._diverged_above = _diverged_above(self.f)
         return self.check()
 
     def eval(self, theta: F64) -> tuple[float, F64]:
@@ -552,6 +557,6 @@ def proximal_newton(
         gnorm = _norm(_min_norm_subgradient(theta, g, l1))
         curve.append(exact)
         n_iter += 1
-        if exact > _DIVERGED * max(curve[0], _TINY):
+        if exact > _diverged_above(curve[0]):
             reason = "diverged"
     return SolverResult.stopped(reason, theta, exact, gnorm, n_iter, n_evals, curve)

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -654,10 +654,7 @@ class LinearRegression(EstimatorBase):
             self.verbose,
             self.callback is None or callable(self.callback),
         )
-        try:
-            _check_settings(*settings)
-        except TypeError:  # an unhashable value: check it uncached, to say why
-            _check_settings.__wrapped__(*settings)
+        _cached_check(_check_settings, *settings)
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable or None, got {self.callback!r}")
         self._terms()
@@ -674,10 +671,7 @@ class LinearRegression(EstimatorBase):
             self.alpha,
             self.l1_ratio,
         )
-        try:
-            return _checked_terms(*values)
-        except TypeError:  # an unhashable value: check it uncached, to say why
-            return _checked_terms.__wrapped__(*values)
+        return _cached_check(_checked_terms, *values)
 
     def _previous_stats(self, X_raw: Any, d: int) -> SufficientStats | None:
         """The statistics partial_fit adds to, after checking ``X_raw`` fits."""
@@ -1307,6 +1301,18 @@ def _raise_not_finite(X: FloatArray, y: FloatArray) -> None:
     check_finite(X, "X")
     check_finite(y, "y")
     raise ValueError(_OVERFLOW_MESSAGE)
+
+
+_T = TypeVar("_T")
+
+
+def _cached_check(check: functools._lru_cache_wrapper[_T], *values: Any) -> _T:
+    """``check(*values)`` through its ``lru_cache``; an unhashable value is
+    checked uncached (the check then says what is wrong with it)."""
+    try:
+        return check(*values)
+    except TypeError:
+        return check.__wrapped__(*values)
 
 
 @functools.lru_cache(maxsize=64, typed=True)
