@@ -1312,13 +1312,13 @@ def check_loss_gradient(
     n, _d = X.shape
     s = np.ones(n) if weights is None else weights
     total = s.sum()
+    want_loss, want_grad, want_b = formula(
+        X, y, coef, b, loss, epsilon, quantile, weights
+    )
     with np.errstate(all="ignore"):
         r = y - X @ coef - b
         size = np.abs(y) + abs(b) + np.abs(X) @ np.abs(coef)
         value, slope, kink = loss_terms(loss, r, epsilon, quantile)
-        want_loss = float(s @ value) / total
-        want_grad = -(X.T @ (s * slope)) / total
-        want_b = -float(s @ slope) / total
         curv = 2.0 if loss == "squared_error" else 1.0
         loss_scale = float(s @ (np.abs(value) + np.abs(slope) * size)) / total
         grad_terms = s * (np.abs(slope) + curv * size)
