@@ -1474,16 +1474,15 @@ def gram_cg(
     cdef Py_ssize_t d = offset.shape[0], dim = theta.shape[0], i, j
     cdef Py_ssize_t n_iter = 0, n_evals = 0, since_restart = 0
     cdef double[:, ::1] zz = np.empty((d, d))
-    cdef double[:, ::1] vec = np.zeros((8, d + 1))
+    cdef double[:, ::1] vec = np.zeros((7, d + 1))
     cdef double* zy = &vec[0, 0]
     cdef double* dz = &vec[1, 0]
     cdef double* g = &vec[2, 0]
     cdef double* g_old = &vec[3, 0]
     cdef double* direction = &vec[4, 0]
     cdef double* hp = &vec[5, 0]
-    cdef double* trial = &vec[6, 0]
-    cdef double* work = &vec[7, 0]
-    cdef double yy, mean_y, f, f_new, gnorm, diverged_above, curv, slope, step, beta
+    cdef double* work = &vec[6, 0]
+    cdef double yy, mean_y, f, gnorm, diverged_above, curv, slope, step, beta
     cdef double g_old2
     cdef bint centred = True
     cdef int reason = _RUNNING
@@ -1496,11 +1495,11 @@ def gram_cg(
     for i in range(d):
         for j in range(d):
             zz[i, j] = cov[i, j] / (n * (scale[i] * scale[j]))
-        zy[i] = cov[i, d] / (n * (scale[i] * 1.0))
+        zy[i] = cov[i, d] / (n * scale[i])
         dz[i] = (mean[i] - offset[i]) / scale[i]
         if dz[i] != 0.0:
             centred = False
-    yy = cov[d, d] / (n * 1.0)
+    yy = cov[d, d] / n
     mean_y = mean[d] - y_offset
     curve = []
 
@@ -1527,18 +1526,15 @@ def gram_cg(
         if not curv > 0.0 or not slope < 0.0:
             reason = _LINE_SEARCH_FAILED
             break
-        # the exact minimiser along the direction
+        # theta += step * direction, the exact minimiser along the direction
+        # (a CG step is always taken: no trial to keep apart)
         step = -slope / curv
         for i in range(dim):
-            trial[i] = theta[i] + step * direction[i]
-        for i in range(dim):
+            theta[i] = theta[i] + step * direction[i]
             g_old[i] = g[i]
-        f_new = _gram_objective(&zz[0, 0], zy, yy, dz, centred, mean_y, fit_intercept,
-                                d, trial, g, work)
+        f = _gram_objective(&zz[0, 0], zy, yy, dz, centred, mean_y, fit_intercept, d,
+                            &theta[0], g, work)
         n_evals += 1
-        for i in range(dim):
-            theta[i] = trial[i]
-        f = f_new
         gnorm = sqrt(_dot(g, g, dim))
         curve.append(f)
         n_iter += 1
