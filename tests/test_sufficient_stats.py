@@ -62,7 +62,9 @@ def test_gram_matches_exact_reference(kernels, n, d, x_dtype, y_dtype, shift, se
     assert_gram_close(run_gram(kernels, X, y), reference_gram(X, y), 1e-11, n)
 
 
-@pytest.mark.parametrize("shape", [(50_001, 1), (40_003, 3), (20_000, 17)])
+@pytest.mark.parametrize(
+    "shape", [(50_001, 1), (40_003, 3), (20_000, 17), (6_007, 40), (3_001, 63)]
+)
 def test_gram_cython_equals_numpy(cython_kernels, numpy_kernels, shape):
     rng = np.random.default_rng(3)
     X = rng.normal(size=shape) + 5.0
@@ -72,7 +74,7 @@ def test_gram_cython_equals_numpy(cython_kernels, numpy_kernels, shape):
     )
 
 
-@pytest.mark.parametrize("d", [1, 5])
+@pytest.mark.parametrize("d", [1, 5, 12])
 def test_gram_bitwise_identical_for_any_thread_count(cython_kernels, d):
     rng = np.random.default_rng(4)
     X = rng.normal(size=(300_007, d))

@@ -29,7 +29,7 @@ Conventions shared by all kernels
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, fabs, sqrt
 from libc.string cimport memset
 
@@ -705,13 +705,14 @@ cdef void _merge_gram(
 
 cdef void _block_gram_1(
     const xfloat* X, const yfloat* y, const double* shift,
-    Py_ssize_t start, Py_ssize_t stop, double* bmean, double* bc,
+    Py_ssize_t start, Py_ssize_t stop, Py_ssize_t last, double* bmean, double* bc,
 ) noexcept nogil:
     """One feature: means of x − sx and y − sy over a block, and its centred
     [[Σzx², Σzx·zy], [·, Σzy²]] in bc (2 × 2, upper triangle).
 
     Two passes over the block (it is in cache for the second), each with two
-    2-lane accumulators per sum: rows ≡ k (mod 4) go to accumulator k.
+    2-lane accumulators per sum: rows ≡ k (mod 4) go to accumulator k. The
+    first pass prefetches ahead, up to row ``last`` of the chunk.
     """
     cdef flr_v2 sxa, sxb, sya, syb, vmx, vmy, zxa, zxb, zya, zyb
     cdef flr_v2 cxxa, cxxb, cxya, cxyb, cyya, cyyb
@@ -722,6 +723,8 @@ cdef void _block_gram_1(
     sxa = sxb = sya = syb = flr_splat(0.0)
     i = start
     while i < end:
+        _prefetch_stream(X, i, last)
+        _prefetch_stream(y, i, last)
         sxa = flr_add(sxa, flr_sub(_load2(X + i), vsx))
         sxb = flr_add(sxb, flr_sub(_load2(X + i + 2), vsx))
         sya = flr_add(sya, flr_sub(_load2(y + i), vsy))
@@ -764,46 +767,159 @@ cdef void _block_gram_1(
         bc[3] += ty * ty
 
 
+cdef inline void _gram_tile4(
+    const double* z, Py_ssize_t p2, Py_ssize_t nb, Py_ssize_t j, Py_ssize_t k,
+    double* t,
+) noexcept nogil:
+    """t = Z[:, j:j + 2].T @ Z[:, k:k + 4] (2 × 4, row-major) for the
+    row-major block z: nb rows (even) of p2 doubles, 16-byte aligned. Even
+    and odd rows have accumulators of their own (eight, in registers)."""
+    cdef flr_v2 c00 = flr_splat(0.0), c01 = c00, c10 = c00, c11 = c00
+    cdef flr_v2 d00 = c00, d01 = c00, d10 = c00, d11 = c00
+    cdef flr_v2 a0, a1, b0, b1
+    cdef const double* r = z
+    cdef const double* end = z + nb * p2
+    while r < end:
+        # C[j:j + 2, k:k + 4] += np.outer(z_i[j:j + 2], z_i[k:k + 4])
+        a0 = flr_splat(r[j])
+        a1 = flr_splat(r[j + 1])
+        b0 = flr_load_a(r + k)
+        b1 = flr_load_a(r + k + 2)
+        c00 = flr_add(c00, flr_mul(a0, b0))
+        c01 = flr_add(c01, flr_mul(a0, b1))
+        c10 = flr_add(c10, flr_mul(a1, b0))
+        c11 = flr_add(c11, flr_mul(a1, b1))
+        r += p2
+        a0 = flr_splat(r[j])
+        a1 = flr_splat(r[j + 1])
+        b0 = flr_load_a(r + k)
+        b1 = flr_load_a(r + k + 2)
+        d00 = flr_add(d00, flr_mul(a0, b0))
+        d01 = flr_add(d01, flr_mul(a0, b1))
+        d10 = flr_add(d10, flr_mul(a1, b0))
+        d11 = flr_add(d11, flr_mul(a1, b1))
+        r += p2
+    flr_store_d(t, flr_add(c00, d00))
+    flr_store_d(t + 2, flr_add(c01, d01))
+    flr_store_d(t + 4, flr_add(c10, d10))
+    flr_store_d(t + 6, flr_add(c11, d11))
+
+
+cdef inline void _gram_tile2(
+    const double* z, Py_ssize_t p2, Py_ssize_t nb, Py_ssize_t j, Py_ssize_t k,
+    double* t,
+) noexcept nogil:
+    """_gram_tile4 for the last column pair: t[:2], t[4:6] = the 2 × 2 block
+    Z[:, j:j + 2].T @ Z[:, k:k + 2]."""
+    cdef flr_v2 c00 = flr_splat(0.0), c10 = c00, d00 = c00, d10 = c00
+    cdef flr_v2 a0, a1, b0
+    cdef const double* r = z
+    cdef const double* end = z + nb * p2
+    while r < end:
+        # C[j:j + 2, k:k + 2] += np.outer(z_i[j:j + 2], z_i[k:k + 2])
+        a0 = flr_splat(r[j])
+        a1 = flr_splat(r[j + 1])
+        b0 = flr_load_a(r + k)
+        c00 = flr_add(c00, flr_mul(a0, b0))
+        c10 = flr_add(c10, flr_mul(a1, b0))
+        r += p2
+        a0 = flr_splat(r[j])
+        a1 = flr_splat(r[j + 1])
+        b0 = flr_load_a(r + k)
+        d00 = flr_add(d00, flr_mul(a0, b0))
+        d10 = flr_add(d10, flr_mul(a1, b0))
+        r += p2
+    flr_store_d(t, flr_add(c00, d00))
+    flr_store_d(t + 4, flr_add(c10, d10))
+
+
 cdef void _block_gram_d(
     const xfloat* X, const yfloat* y, const double* shift, Py_ssize_t d,
-    Py_ssize_t start, Py_ssize_t stop, double* bmean, double* bc, double* z0, double* z1,
+    Py_ssize_t start, Py_ssize_t stop, Py_ssize_t last, double* bmean, double* bc,
+    double* z,
 ) noexcept nogil:
     """d features: means of the columns of [X | y] − shift over a block, and
     the upper triangle of its centred cross-product matrix (p × p, p = d + 1)
-    in bc. Rows go in pairs so that each pass over bc adds two outer products."""
-    cdef Py_ssize_t p = d + 1, i, j, k
-    cdef double nb = <double>(stop - start), a0, a1
+    in bc.
+
+    Three steps while the block sits in cache: the column means (the one read
+    from memory, prefetched ahead up to row ``last`` of the chunk); the
+    centred block into z, row-major with p2 = p rounded up to even columns (a
+    zero column pads it, a zero row makes the row count even); then Zᵀ Z in
+    tiles of 2 × 4 entries, each a sum in registers over the block's rows
+    (_gram_tile4: at 48 features, one thread of it beat blocked BLAS on two
+    cores, 134 ms against 160 ms for 3e5 rows).
+    bmean holds p2 doubles, z _BLOCK·p2 (_BLOCK is even), both 16-byte
+    aligned.
+    """
+    cdef Py_ssize_t p = d + 1, p2 = p + p % 2, dd = d - d % 2
+    cdef Py_ssize_t nb = stop - start, nb2 = nb + nb % 2, i, j, k, a, c, w, g
+    cdef flr_v2 sv, acc
+    cdef double fnb = <double>nb, ys = shift[d]
+    cdef double t[8]
     cdef const xfloat* x
-    memset(bmean, 0, p * sizeof(double))
-    memset(bc, 0, p * p * sizeof(double))
-    # bmean = ([X | y][start:stop] − shift).mean(axis=0)
-    for i in range(start, stop):
-        x = X + i * d
-        for j in range(d):
-            bmean[j] += x[j] - shift[j]
-        bmean[d] += y[i] - shift[d]
-    for j in range(p):
-        bmean[j] /= nb
-    # bc += z_i z_iᵀ + z_{i+1} z_{i+1}ᵀ   (NumPy: Z.T @ Z, Z = block − shift − bmean)
+    cdef double* zr
+    memset(bmean, 0, p2 * sizeof(double))
+    # bmean = ([X | y][start:stop] − shift).mean(axis=0), a column pair of X
+    # at a time, summed in bmean itself (d is not known at compile time): rows
+    # in groups of four, so that each group waits once for the previous sum.
     i = start
     while i < stop:
+        g = 4 if i + 4 <= stop else 1
+        for a in range(g):
+            _prefetch_stream(X, (i + a) * d, last * d)
         x = X + i * d
-        for j in range(d):
-            z0[j] = (x[j] - shift[j]) - bmean[j]
-        z0[d] = (y[i] - shift[d]) - bmean[d]
-        if i + 1 < stop:
-            x = x + d
-            for j in range(d):
-                z1[j] = (x[j] - shift[j]) - bmean[j]
-            z1[d] = (y[i + 1] - shift[d]) - bmean[d]
-        else:
-            memset(z1, 0, p * sizeof(double))
-        for j in range(p):
-            a0 = z0[j]
-            a1 = z1[j]
-            for k in range(j, p):
-                bc[j * p + k] += a0 * z0[k] + a1 * z1[k]
-        i += 2
+        j = 0
+        while j < dd:
+            sv = flr_load_d(shift + j)
+            if g == 4:
+                acc = flr_add(
+                    flr_add(flr_sub(_load2(x + j), sv), flr_sub(_load2(x + d + j), sv)),
+                    flr_add(flr_sub(_load2(x + 2 * d + j), sv),
+                            flr_sub(_load2(x + 3 * d + j), sv)))
+            else:
+                acc = flr_sub(_load2(x + j), sv)
+            flr_store_a(bmean + j, flr_add(flr_load_a(bmean + j), acc))
+            j += 2
+        for a in range(g):
+            if j < d:
+                bmean[j] += x[a * d + j] - shift[j]
+            bmean[d] += y[i + a] - ys
+        i += g
+    for j in range(p):
+        bmean[j] /= fnb
+    # z = [X | y][start:stop] − shift − bmean, padded with zeros
+    for i in range(start, stop):
+        x = X + i * d
+        zr = z + (i - start) * p2
+        j = 0
+        while j < dd:
+            flr_store_a(zr + j, flr_sub(flr_sub(_load2(x + j), flr_load_d(shift + j)),
+                                        flr_load_a(bmean + j)))
+            j += 2
+        if j < d:
+            zr[j] = (x[j] - shift[j]) - bmean[j]
+        zr[d] = (y[i] - ys) - bmean[d]
+        if p2 > p:
+            zr[p] = 0.0
+    if nb2 > nb:
+        memset(z + nb * p2, 0, p2 * sizeof(double))
+    # bc = zᵀ z, upper triangle   (NumPy: Z.T @ Z)
+    j = 0
+    while j < p2:
+        k = j
+        while k < p2:
+            w = 4 if k + 4 <= p2 else 2
+            if w == 4:
+                _gram_tile4(z, p2, nb2, j, k, t)
+            else:
+                _gram_tile2(z, p2, nb2, j, k, t)
+            for a in range(2):
+                for c in range(w):
+                    if j + a <= k + c and k + c < p:
+                        bc[(j + a) * p + k + c] = t[4 * a + c]
+            k += 4
+        j += 2
 
 
 cdef void _chunk_gram(
@@ -811,13 +927,13 @@ cdef void _chunk_gram(
     Py_ssize_t lo, Py_ssize_t hi, double* out, double* scratch,
 ) noexcept nogil:
     """out = [count, mean (p), C (p × p upper triangle)] over rows lo..hi,
-    the means relative to shift. scratch holds p·p + 3·p doubles.
+    the means relative to shift. scratch: _gram_scratch(d) doubles, 16-byte
+    aligned.
     """
-    cdef Py_ssize_t p = d + 1, start, stop
+    cdef Py_ssize_t p = d + 1, p2 = p + p % 2, start, stop
     cdef double* bmean = scratch
-    cdef double* bc = scratch + p
-    cdef double* z0 = bc + p * p
-    cdef double* z1 = z0 + p
+    cdef double* bc = scratch + p2
+    cdef double* z = bc + p2 * p2
     memset(out, 0, (1 + p + p * p) * sizeof(double))
     start = lo
     while start < hi:
@@ -825,11 +941,17 @@ cdef void _chunk_gram(
         if stop > hi:
             stop = hi
         if d == 1:
-            _block_gram_1(X, y, shift, start, stop, bmean, bc)
+            _block_gram_1(X, y, shift, start, stop, hi - 1, bmean, bc)
         else:
-            _block_gram_d(X, y, shift, d, start, stop, bmean, bc, z0, z1)
+            _block_gram_d(X, y, shift, d, start, stop, hi - 1, bmean, bc, z)
         _merge_gram(out, out + 1, out + 1 + p, <double>(stop - start), bmean, bc, p)
         start = stop
+
+
+cdef inline Py_ssize_t _gram_scratch(Py_ssize_t d) noexcept nogil:
+    """Doubles of _chunk_gram's scratch, rounded up to whole cache lines."""
+    cdef Py_ssize_t p2 = d + 1 + (d + 1) % 2
+    return (p2 + p2 * p2 + _BLOCK * p2 + 7) // 8 * 8
 
 
 def gram(
@@ -851,13 +973,19 @@ def gram(
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], p = d + 1
     cdef Py_ssize_t k = _n_chunks(n), r0, r1, c, j, m, lo, hi
     cdef double[:, ::1] part = np.empty((k, 1 + p + p * p))
-    cdef double[:, ::1] scratch = np.empty((k, p * p + 3 * p))
+    # Scratch: one per thread (each block overwrites it), 64-byte aligned,
+    # whole cache lines a thread (no false sharing).
+    cdef Py_ssize_t width = _gram_scratch(d)
+    cdef double[::1] scratch
+    cdef double* sbase
     cdef double[::1] shift = np.empty(p)
     cdef double count = 0.0
     for j in range(d):
         shift[j] = X[0, j]
     shift[d] = y[0]
     n_threads = _threads_for(n_threads, k)
+    scratch = np.empty(n_threads * width + 8)
+    sbase = _align64(&scratch[0])
     # Rounds of chunks: between two, a pending Ctrl-C is raised.
     r0 = 0
     while r0 < k:
@@ -867,7 +995,7 @@ def gram(
                 lo = _chunk_start(n, k, c)
                 hi = _chunk_start(n, k, c + 1)
                 _chunk_gram(&X[0, 0], &y[0], &shift[0], d, lo, hi, &part[c, 0],
-                            &scratch[c, 0])
+                            sbase + threadid() * width)
         PyErr_CheckSignals()
         r0 = r1
     with nogil:

@@ -35,6 +35,7 @@ from ._validation import FloatArray
 
 __all__ = [
     "BLAS_MIN_FEATURES",
+    "STATS_BLAS_MIN_FEATURES",
     "AccurateMSE",
     "Coordinates",
     "GramMSE",
@@ -46,9 +47,13 @@ __all__ = [
 
 F64 = npt.NDArray[np.float64]
 
-# From this many features on the statistics pass is compute-bound (d² products
-# a row) and BLAS, through NumPy's matmul on centred blocks, beats a hand loop.
+# From this many features on, the d² products a row of the robust losses'
+# Hessian are BLAS's job (NumPy's matmul on blocks) rather than a hand loop.
 BLAS_MIN_FEATURES = 16
+# The same for the statistics pass. The compiled ``gram`` sums its products in
+# register tiles: at 48 features it still beat blocked BLAS on one thread
+# (134 ms against 160 ms on 2 cores, 3e5 rows); at 64 it needs both threads.
+STATS_BLAS_MIN_FEATURES = 64
 
 
 @dataclass(frozen=True)
@@ -299,7 +304,7 @@ def sufficient_stats(
         return SufficientStats.empty(d)
     mean = np.empty(d + 1)
     cov = np.empty((d + 1, d + 1))
-    impl = _numpy_kernels if d >= BLAS_MIN_FEATURES else kernels
+    impl = _numpy_kernels if d >= STATS_BLAS_MIN_FEATURES else kernels
     impl.gram(X, y, mean, cov, n_threads)
     return SufficientStats(n, mean, cov)
 
