@@ -35,7 +35,7 @@ import numpy as np
 
 import fastlinreg
 from fastlinreg import _kernels
-from fastlinreg._timing import interleaved_medians
+from fastlinreg._timing import interleaved_medians, paired_ratio
 
 FULL_SIZES = [10**4, 10**5, 10**6, 10**7]
 QUICK_SIZES = [10**4, 10**5, 10**6]
@@ -177,14 +177,14 @@ def run(
             if other in t:
                 rec[f"{other}_over_flr"] = t[other] / t["flr"]
         if "flr_mt" in t:
-            # Thread scaling in rounds of its own (see bench_kernels: other
-            # candidates' BLAS threads spin on after them); the flr_mt column
-            # is from these rounds.
-            pair = {k: cands[k] for k in ("flr", "flr_mt")}
-            ts = interleaved_medians(pair, repeat=repeat, min_time=0.02)
+            # Thread scaling from rounds of its own (other candidates' BLAS
+            # threads spin on after them); the flr_mt column is from these.
+            ts, ratio = paired_ratio(
+                cands, "flr", "flr_mt", repeat=repeat, min_time=0.02
+            )
             t["flr_mt"] = ts["flr_mt"]
             rec["threads_seconds"] = ts
-            rec["flr_over_flr_mt"] = ts["flr"] / ts["flr_mt"]
+            rec["flr_over_flr_mt"] = ratio
         if d == 1 and n == max(sizes):
             rec["peak_bytes"] = {
                 name: peak_memory(cands[name])

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from fastlinreg import _kernels, _numpy_kernels
-from fastlinreg._timing import interleaved_medians
+from fastlinreg._timing import interleaved_medians, paired_ratio
 
 FULL_SIZES = [10**4, 10**5, 10**6, 10**7]
 QUICK_SIZES = [10**4, 10**5, 10**6]
@@ -68,13 +68,13 @@ def run(
             "cython_over_floor": t["cython"] / t["floor"],
         }
         if "cython_mt" in t:
-            # Thread scaling from a round of its own: in the round above, the
-            # NumPy twin's BLAS leaves its threads spinning for a while on the
-            # other core, which the all-threads run would pay for.
-            pair = {k: candidates[k] for k in ("cython", "cython_mt")}
-            ts = interleaved_medians(pair, repeat=repeat, min_time=0.05)
+            # Thread scaling from rounds of its own (the NumPy twin's BLAS
+            # threads spin on after it).
+            ts, ratio = paired_ratio(
+                candidates, "cython", "cython_mt", repeat=repeat, min_time=0.05
+            )
             rec["threads_seconds"] = ts
-            rec["cython_over_cython_mt"] = ts["cython"] / ts["cython_mt"]
+            rec["cython_over_cython_mt"] = ratio
         records.append(rec)
     return records
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fastlinreg._timing import interleaved_medians
+from fastlinreg._timing import interleaved_medians, paired_ratio
 
 
 def test_fast_candidates_are_batched_and_timed_per_call():
@@ -28,3 +28,25 @@ def test_batch_zero_calls_each_candidate_once_per_round():
     calls = []
     interleaved_medians({"a": lambda: calls.append("a")}, repeat=4, batch=0.0)
     assert len(calls) == 1 + 4
+
+
+def test_paired_ratio_times_only_the_pair():
+    called = set()
+
+    def make(name: str, seconds: float):
+        def fn() -> None:
+            called.add(name)
+            time.sleep(seconds)
+
+        return fn
+
+    cands = {
+        "one": make("one", 0.02),
+        "all": make("all", 0.01),
+        "other": make("other", 0),
+    }
+    seconds, ratio = paired_ratio(cands, "one", "all", repeat=3)
+    assert called == {"one", "all"}
+    assert set(seconds) == {"one", "all"}
+    assert ratio == seconds["one"] / seconds["all"]
+    assert 1.1 < ratio < 3.0  # 20 ms against 10 ms, with a sleep's slack

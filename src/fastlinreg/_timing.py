@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["interleaved_medians"]
+__all__ = ["interleaved_medians", "paired_ratio"]
 
 
 def interleaved_medians(
@@ -62,3 +62,23 @@ def interleaved_medians(
         if rounds >= 10 * max(repeat, 1):
             break
     return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def paired_ratio(
+    candidates: Mapping[str, Callable[..., object]],
+    first: str,
+    second: str,
+    *,
+    repeat: int = 7,
+    min_time: float = 0.0,
+) -> tuple[dict[str, float], float]:
+    """Two of the candidates timed in rounds of their own: (medians, first/second).
+
+    Thread scaling is timed this way: a candidate that uses BLAS leaves its
+    threads spinning on the other cores for a while, which an all-threads run
+    timed right after it would pay for. ``repeat`` and ``min_time`` are
+    :func:`interleaved_medians`'s.
+    """
+    pair = {name: candidates[name] for name in (first, second)}
+    seconds = interleaved_medians(pair, repeat=repeat, min_time=min_time)
+    return seconds, seconds[first] / seconds[second]
