@@ -60,35 +60,7 @@ TOOLS="$WORK/tools/bin"
 # --------------------------------------------------------------------------
 step "a copy of the source tree (what a fresh clone has, plus uncommitted edits)"
 SRC="$WORK/src"
-"$TOOLS/python" - "$ROOT" "$SRC" <<'EOF'
-import os
-import shutil
-import subprocess
-import sys
-
-root, dst = sys.argv[1:]
-listed = subprocess.run(
-    ["git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-    capture_output=True,
-    check=False,
-)
-if listed.returncode == 0:
-    # Tracked files and new files .gitignore does not exclude: nothing built or
-    # cached in the working tree comes along.
-    for rel in filter(None, listed.stdout.decode().split("\0")):
-        if os.path.isfile(os.path.join(root, rel)):  # not deleted meanwhile
-            os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
-            shutil.copy2(os.path.join(root, rel), os.path.join(dst, rel))
-else:  # not a git checkout (an unpacked archive): leave out what builds leave
-    shutil.copytree(
-        root,
-        dst,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.so",
-            "*.pyd", "_kernels.c", "_kernels.html", ".*_cache", ".hypothesis",
-        ),
-    )
-EOF
+"$TOOLS/python" "$ROOT/tools/copy_tree.py" "$ROOT" "$SRC"
 [ -f "$SRC/pyproject.toml" ] || fail "copying the source tree failed"
 
 # --------------------------------------------------------------------------

@@ -40,14 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== copying the source tree to $tmp/tree"
-mkdir -p "$tmp/tree"
-(
-    cd "$here"
-    tar -cf - \
-        --exclude='__pycache__' --exclude='*.so' --exclude='*.pyd' \
-        --exclude='src/fastlinreg/_kernels.c' --exclude='*.html' \
-        setup.py pyproject.toml README.md LICENSE MANIFEST.in src tests
-) | tar -xf - -C "$tmp/tree"
+"$python" "$here/tools/copy_tree.py" "$here" "$tmp/tree"
 
 libasan=$("$cc" -print-file-name=libasan.so)
 if [ ! -e "$libasan" ]; then
@@ -142,9 +135,7 @@ if [ "${VALGRIND:-0}" = 1 ]; then
     # reports with a frame in fastlinreg's extension count.
     command -v valgrind >/dev/null || { echo "sanitize.sh: no valgrind" >&2; exit 2; }
     echo "== valgrind: a second copy without ASan (FASTLINREG_DEBUG=1 only)"
-    mkdir -p "$tmp/vg"
-    (cd "$tmp/tree" && tar -cf - --exclude='*.so' --exclude=build --exclude='*.log' \
-        --exclude='src/fastlinreg/_kernels.c' .) | tar -xf - -C "$tmp/vg"
+    "$python" "$here/tools/copy_tree.py" "$tmp/tree" "$tmp/vg"
     build "$tmp/vg" "" ""
     unset LD_PRELOAD ASAN_OPTIONS
     export PYTHONPATH="$tmp/vg/src"
