@@ -71,14 +71,18 @@ def paired_ratio(
     *,
     repeat: int = 7,
     min_time: float = 0.0,
+    settle: float = 0.3,
 ) -> tuple[dict[str, float], float]:
     """Two of the candidates timed in rounds of their own: (medians, first/second).
 
     Thread scaling is timed this way: a candidate that uses BLAS leaves its
     threads spinning on the other cores for a while, which an all-threads run
-    timed right after it would pay for. ``repeat`` and ``min_time`` are
+    timed right after it would pay for (it waits for a time slice on a core
+    they hold). The pair starts after ``settle`` seconds of sleep, when such
+    threads have gone to sleep too. ``repeat`` and ``min_time`` are
     :func:`interleaved_medians`'s.
     """
     pair = {name: candidates[name] for name in (first, second)}
+    time.sleep(settle)
     seconds = interleaved_medians(pair, repeat=repeat, min_time=min_time)
     return seconds, seconds[first] / seconds[second]
