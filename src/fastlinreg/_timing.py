@@ -77,7 +77,7 @@ def paired_ratio(
 
     Thread scaling is timed this way: a candidate that uses BLAS leaves its
     threads spinning on the other cores for a while, which an all-threads run
-    timed right after it would pay for (it waits for a time slice on a core
+    timed right after it would pay for (presumably waiting for a slice of a core
     they hold). The pair starts after ``settle`` seconds of sleep, when such
     threads have gone to sleep too. ``repeat`` and ``min_time`` are
     :func:`interleaved_medians`'s.
