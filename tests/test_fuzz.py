@@ -1222,7 +1222,11 @@ def test_partial_fit(
                 and problems == {"ndim"}
                 and "ndim" not in X.problems
             )
-            if problems and not (several and big):
+            if several and big and seen_y:
+                # One target so far, two now: refused for the mismatch, or for
+                # the overflow of statistics computed before the merge.
+                assert_refused(out, problems | {"overflow"}, names)
+            elif problems and not (several and big):
                 assert_refused(out, problems, names)
             else:  # valid (or several targets): refused only for overflow
                 refusal_of_valid_input(out, big, {"X", "y"})
