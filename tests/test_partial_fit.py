@@ -157,10 +157,13 @@ def test_partial_fit_over_random_chunks_equals_fit(
         whole.intercept_, rel=1e-8, abs=1e-9 * scale
     )
     # fit, which has the data at hand, polishes ill-conditioned solutions with
-    # the data's own gradient; partial_fit has only the statistics: the two
-    # agree to the statistics' rounding (condition number x eps), as the
-    # coefficients above.
-    np.testing.assert_allclose(model.predict(X), whole.predict(X), rtol=1e-8, atol=1e-9)
+    # the data's own gradient; partial_fit has only the statistics: the
+    # predictions agree as far as the coefficients above do, row by row
+    # (|Δŷ| ≤ |X| @ |Δw| + |Δb|: a prediction near zero out of large terms
+    # keeps only their absolute accuracy).
+    size = np.abs(X) @ np.abs(whole.coef_) + abs(whole.intercept_)
+    error = np.abs(model.predict(X) - whole.predict(X))
+    assert np.all(error <= 1e-8 * size + 1e-9 * scale), (error / size).max()
 
 
 def test_each_call_refits_on_everything_seen(ref):
