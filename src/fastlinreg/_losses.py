@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _numpy_kernels
-from ._objectives import BLAS_MIN_FEATURES, Coordinates, GramMSE
+from ._objectives import Coordinates, GramMSE
 from ._solver import Evaluation
 from ._validation import FloatArray, check_choice, check_real
 
@@ -56,6 +56,10 @@ __all__ = [
 ]
 
 F64 = npt.NDArray[np.float64]
+
+# From this many features on, the d² products a row of the Hessian are BLAS's
+# job (the NumPy twin: matmul on the rows with curvature), not the hand loop.
+_HESSIAN_BLAS_MIN_FEATURES = 16
 
 # The kernels' loss codes (see robust_loss_gradient in _kernels.pyx).
 LOSSES = {
@@ -218,9 +222,9 @@ class StreamingLoss:
         n_threads: int,
         y_scale: float,
     ) -> None:
-        # Many features: the Hessian's d² products a row are BLAS's job (the
-        # NumPy twin, on the rows with curvature), as for the statistics.
-        self.kernels = _numpy_kernels if X.shape[1] >= BLAS_MIN_FEATURES else kernels
+        self.kernels = (
+            _numpy_kernels if X.shape[1] >= _HESSIAN_BLAS_MIN_FEATURES else kernels
+        )
         self.X, self.y = X, y
         self.weights = np.empty(0) if sample_weight is None else sample_weight
         self.total = float(X.shape[0] if sample_weight is None else sample_weight.sum())

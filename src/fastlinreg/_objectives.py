@@ -34,7 +34,6 @@ from . import _numpy_kernels
 from ._validation import FloatArray
 
 __all__ = [
-    "BLAS_MIN_FEATURES",
     "STATS_BLAS_MIN_FEATURES",
     "AccurateMSE",
     "Coordinates",
@@ -47,12 +46,11 @@ __all__ = [
 
 F64 = npt.NDArray[np.float64]
 
-# From this many features on, the d² products a row of the robust losses'
-# Hessian are BLAS's job (NumPy's matmul on blocks) rather than a hand loop.
-BLAS_MIN_FEATURES = 16
-# The same for the statistics pass. The compiled ``gram`` sums its products in
-# register tiles: at 48 features it still beat blocked BLAS on one thread
-# (134 ms against 160 ms on 2 cores, 3e5 rows); at 64 it needs both threads.
+# From this many features on, the statistics pass (d² products a row) is
+# BLAS's job (NumPy's matmul on centred blocks) rather than the compiled
+# ``gram``, which sums its products in register tiles: at 48 features it still
+# beat blocked BLAS on one thread (134 ms against 160 ms on 2 cores, 3e5 rows);
+# at 64 it needs both threads.
 STATS_BLAS_MIN_FEATURES = 64
 
 
