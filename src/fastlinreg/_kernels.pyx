@@ -288,6 +288,11 @@ cdef inline Py_ssize_t _chunk_start(Py_ssize_t n, Py_ssize_t k, Py_ssize_t c) no
     return (n * c) // k
 
 
+cdef inline Py_ssize_t _even_up(Py_ssize_t a) noexcept nogil:
+    """a rounded up to even: the width of a row padded to whole 2-lane vectors."""
+    return a + a % 2
+
+
 # --------------------------------------------------------------------------
 # Loss and gradient of the mean squared error
 # --------------------------------------------------------------------------
@@ -452,6 +457,12 @@ cdef inline void _add_group(
     flr_store_a(g, flr_add(flr_load_a(g), flr_add(t, u)))
 
 
+cdef inline Py_ssize_t _mwg_at(Py_ssize_t j, int k) noexcept nogil:
+    """Index of m[j] (k = 0), w[j] (1) or g[j] (2) in _chunk_loss_grad_d's
+    ``mwg``: six doubles a column pair, [m, m, w, w, g, g]."""
+    return 3 * (j - j % 2) + 2 * k + j % 2
+
+
 cdef void _chunk_loss_grad_d(
     const xfloat* X, const yfloat* y, const double* w, double b, const double* m,
     double yo, Py_ssize_t d, Py_ssize_t lo, Py_ssize_t hi, double* out,
@@ -475,7 +486,7 @@ cdef void _chunk_loss_grad_d(
     ``mwg`` = [m, w, g] interleaved by column pair (six doubles a pair, m and
     w zero-padded), then z for two groups.
     """
-    cdef Py_ssize_t d2 = d + d % 2, dd = d - d % 2
+    cdef Py_ssize_t d2 = _even_up(d), dd = d - d % 2
     cdef double* mwg = scratch
     cdef double* za = mwg + 3 * d2
     cdef double* zb = za + 4 * d2
@@ -496,8 +507,8 @@ cdef void _chunk_loss_grad_d(
     # The first sweep of a block adds 0 · za: za must hold finite values.
     memset(mwg, 0, 11 * d2 * sizeof(double))
     for j in range(d):
-        mwg[3 * (j - j % 2) + j % 2] = m[j]
-        mwg[3 * (j - j % 2) + 2 + j % 2] = w[j]
+        mwg[_mwg_at(j, 0)] = m[j]
+        mwg[_mwg_at(j, 1)] = w[j]
     ea = eb = ec = ed = flr_splat(0.0)
     start = lo
     while start < hi:
@@ -576,10 +587,10 @@ cdef void _chunk_loss_grad_d(
             out[1] += e
             # grad_w += e · (x − m)
             for j in range(d):
-                mwg[3 * (j - j % 2) + 4 + j % 2] += e * (x0[j] - m[j])
+                mwg[_mwg_at(j, 2)] += e * (x0[j] - m[j])
             i += 1
         for j in range(d):
-            out[2 + j] += mwg[3 * (j - j % 2) + 4 + j % 2]
+            out[2 + j] += mwg[_mwg_at(j, 2)]
         start = stop
 
 
@@ -607,7 +618,7 @@ def loss_gradient(
     cdef double[:, ::1] part = np.empty((k, d + 2))
     # Scratch of _chunk_loss_grad_d: 64-byte aligned, a whole number of cache
     # lines a chunk (no false sharing between threads).
-    cdef Py_ssize_t width = (11 * (d + d % 2) + 7) // 8 * 8
+    cdef Py_ssize_t width = (11 * _even_up(d) + 7) // 8 * 8
     cdef double[::1] scratch = np.empty(k * width + 8)
     cdef double* sbase = _align64(&scratch[0])
     cdef double loss = 0.0, gb = 0.0
@@ -928,8 +939,8 @@ cdef void _block_gram_d(
     bmean holds p2 doubles, z _BLOCK·p2 (_BLOCK is even), both 16-byte
     aligned.
     """
-    cdef Py_ssize_t p = d + 1, p2 = p + p % 2, dd = d - d % 2
-    cdef Py_ssize_t nb = stop - start, nb2 = nb + nb % 2, i, j, k, a, c, w, g
+    cdef Py_ssize_t p = d + 1, p2 = _even_up(p), dd = d - d % 2
+    cdef Py_ssize_t nb = stop - start, nb2 = _even_up(nb), i, j, k, a, c, w, g
     cdef flr_v2 sv, acc
     cdef double fnb = <double>nb, ys = shift[d]
     cdef double t[8]
@@ -1006,7 +1017,7 @@ cdef void _chunk_gram(
     the means relative to shift. scratch: _gram_scratch(d) doubles, 16-byte
     aligned.
     """
-    cdef Py_ssize_t p = d + 1, p2 = p + p % 2, start, stop
+    cdef Py_ssize_t p = d + 1, p2 = _even_up(p), start, stop
     cdef double* bmean = scratch
     cdef double* bc = scratch + p2
     cdef double* z = bc + p2 * p2
@@ -1026,7 +1037,7 @@ cdef void _chunk_gram(
 
 cdef inline Py_ssize_t _gram_scratch(Py_ssize_t d) noexcept nogil:
     """Doubles of _chunk_gram's scratch, rounded up to whole cache lines."""
-    cdef Py_ssize_t p2 = d + 1 + (d + 1) % 2
+    cdef Py_ssize_t p2 = _even_up(d + 1)
     return (p2 + p2 * p2 + _BLOCK * p2 + 7) // 8 * 8
 
 
@@ -1390,7 +1401,7 @@ cdef bint _block_hessian(
 
     z is 4·p2 scratch, finite, and zero at index p of each row if p2 > p.
     """
-    cdef Py_ssize_t p = d + 1, p2 = p + p % 2, i, r = 0
+    cdef Py_ssize_t p = d + 1, p2 = _even_up(p), i, r = 0
     cdef double cr[4]
     cdef bint any_row = False
     for i in range(nb):
@@ -1423,7 +1434,7 @@ cdef void _chunk_robust(
     only if want_hessian)] over rows lo..hi. scratch: 3·_BLOCK + d + (p + 4)·p2
     doubles, p2 = p rounded up to even.
     """
-    cdef Py_ssize_t p = d + 1, p2 = p + p % 2, j, k, start, stop, nb
+    cdef Py_ssize_t p = d + 1, p2 = _even_up(p), j, k, start, stop, nb
     cdef double* r = scratch
     cdef double* psi = r + _BLOCK
     cdef double* curv = psi + _BLOCK
@@ -1515,7 +1526,7 @@ def robust_loss_gradient(
                        hessian.shape[0], hessian.shape[1])
     cdef Py_ssize_t width = 3 + d + (p * p if want_hessian else 0)
     cdef double[:, ::1] part = np.empty((k, width))
-    cdef double[:, ::1] scratch = np.empty((k, 3 * _BLOCK + d + (p + 4) * (p + p % 2)))
+    cdef double[:, ::1] scratch = np.empty((k, 3 * _BLOCK + d + (p + 4) * _even_up(p)))
     if sample_weight.shape[0] > 0:
         sw = &sample_weight[0]
     L.code = loss
