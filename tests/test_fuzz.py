@@ -1276,6 +1276,38 @@ def loss_terms(
     return value, np.where(a > epsilon, sign, 0.0), (a == epsilon) | (r == 0)
 
 
+def residual_terms(
+    X: np.ndarray,
+    y: np.ndarray,
+    coef: np.ndarray,
+    b: float,
+    loss: str,
+    epsilon: float,
+    quantile: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(r, ℓ(r), ℓ'(r), at a kink) per row, in float64 (inf/NaN on overflow)."""
+    with np.errstate(all="ignore"):
+        r = y - X @ coef - b
+        value, slope, kink = loss_terms(loss, r, epsilon, quantile)
+    return r, value, slope, kink
+
+
+def weighted_means(
+    X: np.ndarray, value: np.ndarray, slope: np.ndarray, weights: np.ndarray | None
+) -> tuple[float, np.ndarray, float]:
+    """(loss, grad, grad_b) from the per-row terms."""
+    s = np.ones(len(value)) if weights is None else weights
+    with np.errstate(all="ignore"):
+        # Weights divided by their sum first: a mean that is finite must not
+        # overflow on the way (sums of 2·r·x near float64's limit).
+        w = s / s.sum()
+        return (
+            float(w @ value),
+            -(X.T @ (w * slope)),
+            -float(w @ slope),
+        )
+
+
 def formula(
     X: np.ndarray,
     y: np.ndarray,
@@ -1287,18 +1319,8 @@ def formula(
     weights: np.ndarray | None,
 ) -> tuple[float, np.ndarray, float]:
     """(loss, grad, grad_b) by the formula, in float64 (inf/NaN on overflow)."""
-    s = np.ones(len(y)) if weights is None else weights
-    with np.errstate(all="ignore"):
-        r = y - X @ coef - b
-        value, slope, _ = loss_terms(loss, r, epsilon, quantile)
-        # Weights divided by their sum first: a mean that is finite must not
-        # overflow on the way (sums of 2·r·x near float64's limit).
-        w = s / s.sum()
-        return (
-            float(w @ value),
-            -(X.T @ (w * slope)),
-            -float(w @ slope),
-        )
+    _, value, slope, _ = residual_terms(X, y, coef, b, loss, epsilon, quantile)
+    return weighted_means(X, value, slope, weights)
 
 
 def check_loss_gradient(
@@ -1317,13 +1339,10 @@ def check_loss_gradient(
     n, _d = X.shape
     s = np.ones(n) if weights is None else weights
     total = s.sum()
-    want_loss, want_grad, want_b = formula(
-        X, y, coef, b, loss, epsilon, quantile, weights
-    )
+    r, value, slope, kink = residual_terms(X, y, coef, b, loss, epsilon, quantile)
+    want_loss, want_grad, want_b = weighted_means(X, value, slope, weights)
     with np.errstate(all="ignore"):
-        r = y - X @ coef - b
         size = np.abs(y) + abs(b) + np.abs(X) @ np.abs(coef)
-        value, slope, kink = loss_terms(loss, r, epsilon, quantile)
         curv = 2.0 if loss == "squared_error" else 1.0
         loss_scale = float(s @ (np.abs(value) + np.abs(slope) * size)) / total
         grad_terms = s * (np.abs(slope) + curv * size)
