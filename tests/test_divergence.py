@@ -237,6 +237,32 @@ def test_data_far_from_zero(precompute):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("precompute", [True, False])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize(
+    "X",
+    [[[1e300]], [[1e300], [1e300]], [[1e300, 1.0], [1e300, 2.0], [1e300, 4.0]]],
+    ids=["one-row", "constant", "with-another-column"],
+)
+def test_raw_squares_overflow_without_intercept(backend, precompute, method, X):
+    """Without an intercept the solver needs the raw second moments (mean² +
+    variance): they overflow here, the centred statistics do not. A clear
+    error, not a zero coefficient reported as converged (found by fuzzing)."""
+    if method == "partial_fit" and not precompute:
+        pytest.skip("partial_fit always gathers the statistics")
+    X = np.array(X)
+    y = np.arange(len(X)) - 2.13
+    model = LinearRegression(
+        fit_intercept=False, precompute=precompute, backend=backend
+    )
+    _, exc, caught = call(lambda: getattr(model, method)(X, y))
+    assert not numpy_warnings(caught)
+    assert isinstance(exc, ValueError), repr(exc)
+    assert any(word in str(exc).lower() for word in OVERFLOW_WORDS), str(exc)
+    assert not hasattr(model, "coef_")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("precompute", [True, False])
 @pytest.mark.parametrize("which", ["X", "y", "both"])
 def test_values_near_float32_max(backend, precompute, which):
     """float32 data near float32's limit: the sums are float64, so the fit

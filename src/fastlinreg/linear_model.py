@@ -807,6 +807,10 @@ class LinearRegression(EstimatorBase):
         _check_no_underflow(mean, var, n_rows)
         fixed_step = self.learning_rate != "auto"
         fit_intercept = bool(self.fit_intercept)
+        if not fit_intercept and not np.isfinite(var + mean**2).all():
+            # Without an intercept the model needs the raw second moments,
+            # which can overflow where the centred statistics do not.
+            raise ValueError(_OVERFLOW_MESSAGE)
         # Scale of the target: the objective at the best constant model.
         y_var = float(var[d] if fit_intercept else var[d] + mean[d] ** 2)
         coords = _coordinates(fixed_step, fit_intercept, mean, var)
