@@ -807,12 +807,16 @@ class LinearRegression(EstimatorBase):
         _check_no_underflow(mean, var, n_rows)
         fixed_step = self.learning_rate != "auto"
         fit_intercept = bool(self.fit_intercept)
-        if not fit_intercept and not np.isfinite(var + mean**2).all():
+        # Scale of the target: the objective at the best constant model.
+        if fit_intercept:
+            y_var = float(var[d])
+        else:
             # Without an intercept the model needs the raw second moments,
             # which can overflow where the centred statistics do not.
-            raise ValueError(_OVERFLOW_MESSAGE)
-        # Scale of the target: the objective at the best constant model.
-        y_var = float(var[d] if fit_intercept else var[d] + mean[d] ** 2)
+            raw = var + mean**2
+            if not np.isfinite(raw).all():
+                raise ValueError(_OVERFLOW_MESSAGE)
+            y_var = float(raw[d])
         coords = _coordinates(fixed_step, fit_intercept, mean, var)
 
         if coef_init is None and intercept_init is None:
