@@ -32,7 +32,9 @@ a fifth of it in the default ``dev`` profile; the arrays are small (at most
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import math
 import os
 import re
@@ -61,6 +63,7 @@ FUZZ_EXAMPLES = {
     "loss_gradient": 300,
     "make_regression": 200,
     "train_test_split": 150,
+    "show_config": 50,
 }
 
 
@@ -1772,11 +1775,35 @@ def test_train_test_split(
 # Every public name is fuzzed, or takes no input
 # ==========================================================================
 
+
+@fuzz("show_config")
+@given(mode=st.one_of(st.sampled_from(["stdout", "dicts"]), ABSURD))
+def test_show_config(mode: Any) -> None:
+    note(f"mode={mode!r}")
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        out = run(lambda: fastlinreg.show_config(mode=mode))
+    printed = stdout.getvalue()
+    assert_no_stray_warnings(out)
+    assert not out.caught, [str(w.message) for w in out.caught]
+    if isinstance(mode, str) and mode in ("stdout", "dicts"):
+        assert out.error is None, repr(out.error)
+        if mode == "dicts":
+            assert out.value["kernels"]["compiled"] in (True, False)
+            assert printed == ""
+        else:
+            assert out.value is None
+            assert "kernels:" in printed
+    else:
+        assert_refused(out, set(), {"mode"})
+        assert printed == ""
+
+
 FUZZED = {
     "LinearRegression": (test_fit_predict_score, test_params, test_partial_fit),
     "loss_gradient": (test_loss_gradient,),
     "make_regression": (test_make_regression,),
     "train_test_split": (test_train_test_split,),
+    "show_config": (test_show_config,),
 }
 NO_INPUT = {"__version__", "available_backends"}
 NO_INPUT |= {"BackendWarning", "ConvergenceWarning", "DataConversionWarning"}

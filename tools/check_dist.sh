@@ -263,6 +263,11 @@ assert "cython" in fastlinreg.available_backends(), fastlinreg.available_backend
 assert fastlinreg.available_backends()[0] == "cython"
 print(f"fastlinreg {fastlinreg.__version__} from {where.parent}")
 print(f"backends {fastlinreg.available_backends()}, OpenMP {kernels.HAS_OPENMP}")
+# What ships is built for the baseline of its platform: -march=native (or any
+# -m flag beyond the baseline) would show here as AVX and up.
+isa = kernels.BUILD_INFO["instruction set"]
+assert isa in ("SSE2", "NEON"), f"the wheel's kernels were built for {isa}"
+fastlinreg.show_config()
 version = subprocess.run(
     [sys.executable, "-m", "fastlinreg", "--version"],
     capture_output=True, text=True, check=True,

@@ -6,6 +6,7 @@ gradient descent and wraps it in a scikit-learn compatible estimator.
 """
 
 from ._backend import available_backends
+from ._config import show_config
 from ._exceptions import (
     BackendWarning,
     ConvergenceWarning,
@@ -30,5 +31,6 @@ __all__ = [
     "available_backends",
     "loss_gradient",
     "make_regression",
+    "show_config",
     "train_test_split",
 ]

@@ -4,6 +4,7 @@ import numpy as np
 import numpy.typing as npt
 
 HAS_OPENMP: bool
+BUILD_INFO: dict[str, str | bool | None]
 
 def max_threads() -> int: ...
 def n_chunks_for(n: int) -> int: ...

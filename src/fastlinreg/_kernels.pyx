@@ -181,6 +181,63 @@ cdef enum:
 
 HAS_OPENMP = bool(FASTLINREG_OPENMP)
 
+# What this build was compiled with, for fastlinreg.show_config(): a wheel
+# built with -march=native would show here as an ISA beyond the baseline.
+cdef extern from *:
+    """
+    #define FLR_STR_(x) #x
+    #define FLR_STR(x) FLR_STR_(x)
+    #if defined(__clang__)
+    #define FLR_COMPILER "clang " __clang_version__
+    #elif defined(__GNUC__)
+    #define FLR_COMPILER "gcc " __VERSION__
+    #elif defined(_MSC_VER)
+    #define FLR_COMPILER "msvc " FLR_STR(_MSC_FULL_VER)
+    #else
+    #define FLR_COMPILER "unknown"
+    #endif
+    #if defined(__AVX512F__)
+    #define FLR_ISA "AVX-512F"
+    #elif defined(__AVX2__)
+    #define FLR_ISA "AVX2"
+    #elif defined(__AVX__)
+    #define FLR_ISA "AVX"
+    #elif defined(__SSE2__) || defined(_M_X64)
+    #define FLR_ISA "SSE2"
+    #elif defined(__ARM_NEON) || defined(_M_ARM64)
+    #define FLR_ISA "NEON"
+    #else
+    #define FLR_ISA "none"
+    #endif
+    #if defined(__GNUC__) || defined(__clang__)
+    #define FLR_VECTORS "compiler vector extensions"
+    #elif defined(_M_X64)
+    #define FLR_VECTORS "SSE2 intrinsics"
+    #else
+    #define FLR_VECTORS "plain C"
+    #endif
+    #if FASTLINREG_OPENMP && defined(_OPENMP)
+    #define FLR_OPENMP_VERSION _OPENMP
+    #else
+    #define FLR_OPENMP_VERSION 0
+    #endif
+    """
+    const char* FLR_COMPILER
+    const char* FLR_ISA
+    const char* FLR_VECTORS
+    int FLR_OPENMP_VERSION
+    long CYTHON_HEX_VERSION
+
+BUILD_INFO = {
+    "compiler": FLR_COMPILER.decode("utf-8", "replace").strip(),
+    "instruction set": FLR_ISA.decode(),
+    "two-lane vectors": FLR_VECTORS.decode(),
+    "cython": ".".join(str((CYTHON_HEX_VERSION >> s) & 0xFF) for s in (24, 16, 8)),
+    "openmp": bool(FASTLINREG_OPENMP),
+    # _OPENMP: the year and month of the specification the compiler follows.
+    "openmp version": str(FLR_OPENMP_VERSION) if FLR_OPENMP_VERSION else None,
+}
+
 # Ctrl-C inside one pass. The chunks of a pass run in one parallel region.
 # When the call comes from the main thread, thread 0 of the team (that same
 # thread) takes the GIL between two of its chunks, at most once every _POLL_MS

@@ -12,6 +12,9 @@
     Time a gradient step per backend on this machine (quick sizes unless
     ``--full``). It runs from the installed package; the fuller kernel suite,
     ``python benchmarks/run.py``, ships with the source.
+``fastlinreg config``
+    How this installation was built: compiled kernels or not, OpenMP and
+    threads, compiler, versions (:func:`fastlinreg.show_config`).
 
 Errors (a missing file, an unknown or non-numeric column, a bad option value)
 print one line starting with ``fastlinreg: error:`` on stderr and exit with
@@ -38,6 +41,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from ._backend import BACKENDS, BackendName, available_backends
+from ._config import show_config
 from ._io import DataError, load_model, load_X, load_xy, read_model, save_model
 from ._timing import interleaved_medians
 from ._version import __version__
@@ -697,7 +701,28 @@ def _parser() -> argparse.ArgumentParser:
         "turn, and idle threads of one pool slow the next one down)",
     )
     bench.set_defaults(run=_bench)
+
+    config = sub.add_parser(
+        "config",
+        help="show how this installation was built (compiled kernels, OpenMP)",
+        description="Print fastlinreg.show_config(): whether the compiled kernels "
+        "import and which backend runs by default, whether they were built with "
+        "OpenMP and how many threads they use, the compiler, and the versions of "
+        "Python, NumPy and the optional dependencies.",
+    )
+    config.add_argument(
+        "--json", action="store_true", help="print only a JSON object (for machines)"
+    )
+    config.set_defaults(run=_config)
     return parser
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps(show_config(mode="dicts"), indent=2))
+    else:
+        show_config()
+    return 0
 
 
 def _silence_stdout() -> None:
