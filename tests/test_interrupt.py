@@ -190,7 +190,7 @@ def test_an_interrupted_refit_keeps_the_previous_fit(backend):
 
 
 ONE_PASS = r"""
-import sys, time
+import os, sys, threading, time
 import numpy as np
 from fastlinreg import _kernels
 
@@ -206,30 +206,61 @@ def one_pass():
         X, y, np.empty(0), np.full(d, 0.1), 0.0, np.zeros(d), 0.0,
         2, 10.0, 0.5, 0.0, g, H, n_threads,
     )
-t0 = time.monotonic()
-one_pass()
-print("PASS", time.monotonic() - t0, flush=True)
-print("STARTED", time.monotonic(), flush=True)
-try:
+def run():
+    print("PID", os.getpid(), flush=True)
+    t0 = time.monotonic()
     one_pass()
-    print("CAUGHT none", flush=True)
-except KeyboardInterrupt:
-    print("CAUGHT", time.monotonic(), flush=True)
+    print("PASS", time.monotonic() - t0, flush=True)
+    print("STARTED", time.monotonic(), flush=True)
+    try:
+        one_pass()
+        print("CAUGHT none", flush=True)
+    except KeyboardInterrupt:
+        print("CAUGHT", time.monotonic(), flush=True)
+
+if sys.argv[2] == "main":
+    run()
+else:  # in a process forked from a thread that is not the main thread
+    def fork_and_run():
+        pid = os.fork()
+        if pid == 0:
+            try:
+                run()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+    worker = threading.Thread(target=fork_and_run)
+    worker.start()
+    worker.join()
 """
 
 
 @pytest.mark.skipif("cython" not in BACKENDS, reason="the compiled kernels")
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_keyboard_interrupt_inside_one_kernel_call(n_threads: int) -> None:
+@pytest.mark.parametrize(
+    ("n_threads", "where"),
+    [
+        (1, "main"),
+        (2, "main"),
+        pytest.param(
+            1,
+            "forked-from-thread",
+            marks=pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork"),
+        ),
+    ],
+)
+def test_keyboard_interrupt_inside_one_kernel_call(n_threads: int, where: str) -> None:
     """The kernels look for Ctrl-C between chunks: a signal early in a long
-    pass is raised well before the pass would have ended."""
-    proc, lines = start_child(ONE_PASS, str(n_threads))
+    pass is raised well before the pass would have ended. Also in a process
+    forked from a thread other than the main one: there, the thread that
+    forked is the child's main thread, which Python runs signal handlers in."""
+    proc, lines = start_child(ONE_PASS, str(n_threads), where)
     try:
+        pid = int(wait_for(lines, "PID", timeout=60))
         pass_time = float(wait_for(lines, "PASS", timeout=120))
         wait_for(lines, "STARTED", timeout=60)
         time.sleep(0.1 * pass_time)
         sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        os.kill(pid, signal.SIGINT)
         caught = wait_for(lines, "CAUGHT", timeout=60)
         proc.wait(timeout=60)
     finally:

@@ -32,6 +32,7 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, fabs, sqrt
 from libc.string cimport memset
 
+import os
 import threading
 
 import numpy as np
@@ -272,8 +273,19 @@ cdef extern from "Python.h":
     int _run_signal_handlers "PyErr_CheckSignals"() noexcept
     unsigned long PyThread_get_thread_ident() noexcept
 
-# Read-only after import.
+# The thread Python runs signal handlers in. Read-only but for fork(): in the
+# child, the thread that forked (maybe not the parent's main thread) is the
+# only one, and the one the handlers run in.
 cdef unsigned long _MAIN_THREAD = threading.main_thread().ident
+
+
+def _main_thread_after_fork() -> None:
+    global _MAIN_THREAD
+    _MAIN_THREAD = PyThread_get_thread_ident()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_main_thread_after_fork)
 
 
 cdef struct _Interrupt:
