@@ -18,6 +18,12 @@ interleaved rounds after a warm-up):
   n ≤ 1e5);
 * ``floor``      NumPy merely reading X and y once.
 
+Before each candidate's turn the benchmark sleeps ``SETTLE`` seconds (not
+timed): scikit-learn's SciPy and NumPy each bring an OpenBLAS whose idle
+threads spin for about 0.1 s after a call, and a candidate using the other
+pool's threads right after ran up to three times slower (a fit of 1e4 x 100:
+20-30 ms in such rounds, 9 ms in rounds without scikit-learn).
+
 Every fastlinreg fit is checked against ``numpy.linalg.lstsq`` (the largest
 relative coefficient error is reported), and at the largest one-feature size
 the peak memory each fit adds is measured with tracemalloc.
@@ -37,6 +43,8 @@ import fastlinreg
 from fastlinreg import _kernels
 from fastlinreg._timing import interleaved_medians, paired_ratio
 
+# Seconds of quiet before each candidate's turn (see the module docstring).
+SETTLE = 0.15
 FULL_SIZES = [10**4, 10**5, 10**6, 10**7]
 QUICK_SIZES = [10**4, 10**5, 10**6]
 FEATURES = [1, 10, 100]
@@ -168,7 +176,7 @@ def run(
             continue
         X, y = problem(n, d)
         cands = candidates(X, y, full=full)
-        t = interleaved_medians(cands, repeat=repeat, min_time=0.02)
+        t = interleaved_medians(cands, repeat=repeat, min_time=0.02, settle=SETTLE)
         rec: dict[str, Any] = {"n": n, "d": d, "dtype": "float64", "seconds": t}
         rec["accuracy"] = accuracy(X, y)
         model = fastlinreg.LinearRegression(n_jobs=1).fit(X, y)

@@ -76,6 +76,8 @@ def machine() -> dict[str, Any]:
         "numpy": __import__("numpy").__version__,
         "fastlinreg": fastlinreg.__version__,
         "platform": platform.platform(),
+        # How the kernels were built (compiler, instruction set, OpenMP).
+        "build": fastlinreg.show_config(mode="dicts")["kernels"],
     }
 
 
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"machine: {info['cpu']}, {info['cpus']} CPUs, "
         f"OpenMP threads {info['openmp_threads']}, Python {info['python']}, "
-        f"NumPy {info['numpy']}"
+        f"NumPy {info['numpy']}; kernels: {info['build']['compiler']}, "
+        f"{info['build']['instruction set']}"
     )
     results: dict[str, Any] = {"machine": info, "date": time.strftime("%Y-%m-%d")}
     for name in args.suites or DEFAULT_SUITES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from fastlinreg._timing import interleaved_medians, paired_ratio
@@ -50,3 +51,19 @@ def test_paired_ratio_times_only_the_pair():
     assert set(seconds) == {"one", "all"}
     assert ratio == seconds["one"] / seconds["all"]
     assert 1.1 < ratio < 3.0  # 20 ms against 10 ms, with a sleep's slack
+
+
+def test_settle_sleeps_before_each_turn_untimed():
+    stamps: list[tuple[str, float]] = []
+
+    def make(name: str):
+        return lambda: stamps.append((name, time.perf_counter()))
+
+    t = interleaved_medians(
+        {"a": make("a"), "b": make("b")}, repeat=3, batch=0.0, settle=0.03
+    )
+    timed = stamps[2:]  # after the warm-up round
+    assert [name for name, _ in timed] == ["a", "b"] * 3
+    gaps = [b[1] - a[1] for a, b in itertools.pairwise(timed)]
+    assert min(gaps) >= 0.03  # a sleep before every turn...
+    assert max(t.values()) < 0.03  # ...that is not part of the time

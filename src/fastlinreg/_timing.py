@@ -23,6 +23,7 @@ def interleaved_medians(
     warmup: int = 1,
     min_time: float = 0.0,
     batch: float = 0.005,
+    settle: float = 0.0,
 ) -> dict[str, float]:
     """Median wall time (seconds) of one call of each candidate, timed in turn.
 
@@ -41,6 +42,14 @@ def interleaved_medians(
         its time per call recorded: a single call of a few hundred
         microseconds right after another candidate would measure that
         candidate's cache pollution more than itself.
+    settle : float, default=0.0
+        Seconds of sleep, not timed, before each candidate's turn in a timed
+        round. A BLAS library keeps its idle threads spinning for a while
+        after a call (OpenBLAS: about 0.1 s); on a machine with few cores the
+        next candidate, if it uses threads of another pool (scikit-learn's
+        SciPy and NumPy each bring an OpenBLAS), competes with them for the
+        cores and runs up to several times slower. Settling first times
+        each candidate as it runs on a quiet machine.
     """
     calls = dict.fromkeys(candidates, 1)
     for _ in range(warmup):
@@ -54,6 +63,8 @@ def interleaved_medians(
     while rounds < repeat or max(sum(t) for t in times.values()) < min_time:
         for name, fn in candidates.items():
             k = calls[name]
+            if settle > 0:
+                time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(k):
                 fn()
