@@ -4,6 +4,7 @@ the solvers, determinism across threads, shifted data and float32 accuracy."""
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -60,6 +61,40 @@ def test_gram_matches_exact_reference(kernels, n, d, x_dtype, y_dtype, shift, se
     X = (rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d) + shift).astype(x_dtype)
     y = (X.astype(np.float64) @ rng.normal(size=d) + rng.normal(size=n)).astype(y_dtype)
     assert_gram_close(run_gram(kernels, X, y), reference_gram(X, y), 1e-11, n)
+
+
+@given(
+    n=st.integers(1, 400),
+    d=st.integers(1, 8),
+    x_dtype=st.sampled_from([np.float32, np.float64]),
+    far=st.lists(st.sampled_from([0.0, 1e6, -3e8]), min_size=1, max_size=5),
+    block_rows=st.integers(1, 60),
+    wide=st.booleans(),
+    centred_rows=st.integers(1, 60),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_numpy_gram_blocks_do_not_change_the_answer(
+    numpy_kernels, n, d, x_dtype, far, block_rows, wide, centred_rows, seed
+):
+    """The BLAS path in small blocks: raw blocks, and blocks centred before the
+    product in pieces (stretches of rows far from zero cancel too much raw),
+    mixed, in both the narrow and the wide block-size regimes."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d)
+    # Stretches of rows shifted by one of `far` each.
+    X += np.repeat(far, -(-n // len(far)))[:n, None]
+    X = X.astype(x_dtype)
+    y = X.astype(np.float64) @ rng.normal(size=d) + rng.normal(size=n)
+    p = d + 1
+    with mock.patch.multiple(
+        numpy_kernels,
+        _BLAS_BLOCK_ELEMENTS=block_rows * p,
+        _BLAS_WIDE_COLUMNS=0 if wide else 128,
+        _BLAS_WIDE_ROWS=block_rows,
+        _CENTRED_BLOCK_ELEMENTS=centred_rows * p,
+    ):
+        got = run_gram(numpy_kernels, X, y)
+    assert_gram_close(got, reference_gram(X, y), 1e-11, n)
 
 
 @pytest.mark.parametrize(
