@@ -18,8 +18,8 @@ interleaved rounds after a warm-up):
   n ≤ 1e5);
 * ``floor``      NumPy merely reading X and y once.
 
-Before each candidate's turn the benchmark sleeps ``SETTLE`` seconds (not
-timed): scikit-learn's SciPy and NumPy each bring an OpenBLAS whose idle
+Before each candidate's turn the benchmark waits ``SETTLE`` seconds (busy,
+not timed): scikit-learn's SciPy and NumPy each bring an OpenBLAS whose idle
 threads spin for about 0.1 s after a call, and a candidate using the other
 pool's threads right after ran up to three times slower (a fit of 1e4 x 100:
 20-30 ms in such rounds, 9 ms in rounds without scikit-learn).

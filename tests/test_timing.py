@@ -53,7 +53,7 @@ def test_paired_ratio_times_only_the_pair():
     assert 1.1 < ratio < 3.0  # 20 ms against 10 ms, with a sleep's slack
 
 
-def test_settle_sleeps_before_each_turn_untimed():
+def test_settle_waits_before_each_turn_untimed():
     stamps: list[tuple[str, float]] = []
 
     def make(name: str):
@@ -65,5 +65,5 @@ def test_settle_sleeps_before_each_turn_untimed():
     timed = stamps[2:]  # after the warm-up round
     assert [name for name, _ in timed] == ["a", "b"] * 3
     gaps = [b[1] - a[1] for a, b in itertools.pairwise(timed)]
-    assert min(gaps) >= 0.03  # a sleep before every turn...
+    assert min(gaps) >= 0.03  # a wait before every turn...
     assert max(t.values()) < 0.03  # ...that is not part of the time

@@ -43,13 +43,14 @@ def interleaved_medians(
         microseconds right after another candidate would measure that
         candidate's cache pollution more than itself.
     settle : float, default=0.0
-        Seconds of sleep, not timed, before each candidate's turn in a timed
-        round. A BLAS library keeps its idle threads spinning for a while
-        after a call (OpenBLAS: about 0.1 s); on a machine with few cores the
-        next candidate, if it uses threads of another pool (scikit-learn's
-        SciPy and NumPy each bring an OpenBLAS), competes with them for the
-        cores and runs up to several times slower. Settling first times
-        each candidate as it runs on a quiet machine.
+        Seconds of waiting (busy, not asleep: see ``_busy_wait``), not timed,
+        before each candidate's turn in a timed round. A BLAS library keeps
+        its idle threads spinning for a while after a call (OpenBLAS: about
+        0.1 s); on a machine with few cores the next candidate, if it uses
+        threads of another pool (scikit-learn's SciPy and NumPy each bring
+        an OpenBLAS), competes with them for the cores and runs up to
+        several times slower. Settling first times each candidate as it runs
+        on a quiet machine.
     """
     calls = dict.fromkeys(candidates, 1)
     for _ in range(warmup):
@@ -64,7 +65,7 @@ def interleaved_medians(
         for name, fn in candidates.items():
             k = calls[name]
             if settle > 0:
-                time.sleep(settle)
+                _busy_wait(settle)
             t0 = time.perf_counter()
             for _ in range(k):
                 fn()
@@ -75,6 +76,15 @@ def interleaved_medians(
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
+def _busy_wait(seconds: float) -> None:
+    """Wait without sleeping: a core that sleeps slows down, and a call timed
+    right after a 20 ms sleep took up to 1.6x its time (a one-thread pass at
+    1e7 x 1: 15.7 ms instead of 9.6)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def paired_ratio(
     candidates: Mapping[str, Callable[..., object]],
     first: str,
@@ -83,6 +93,7 @@ def paired_ratio(
     repeat: int = 7,
     min_time: float = 0.0,
     settle: float = 0.3,
+    turn_settle: float = 0.02,
 ) -> tuple[dict[str, float], float]:
     """Two of the candidates timed in rounds of their own: (medians, first/second).
 
@@ -90,10 +101,15 @@ def paired_ratio(
     threads spinning on the other cores for a while, which an all-threads run
     timed right after it would pay for (presumably waiting for a slice of a core
     they hold). The pair starts after ``settle`` seconds of sleep, when such
-    threads have gone to sleep too. ``repeat`` and ``min_time`` are
-    :func:`interleaved_medians`'s.
+    threads have gone to sleep too, and each turn after ``turn_settle``
+    seconds of waiting: OpenMP's idle threads spin too, after an all-threads
+    call, and a one-thread call timed right after it measured up to twice
+    its time (presumably the spinning thread shared the caller's core).
+    ``repeat`` and ``min_time`` are :func:`interleaved_medians`'s.
     """
     pair = {name: candidates[name] for name in (first, second)}
     time.sleep(settle)
-    seconds = interleaved_medians(pair, repeat=repeat, min_time=min_time)
+    seconds = interleaved_medians(
+        pair, repeat=repeat, min_time=min_time, settle=turn_settle
+    )
     return seconds, seconds[first] / seconds[second]
