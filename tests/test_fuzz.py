@@ -332,7 +332,9 @@ def read_problems(values: np.ndarray, role: str) -> tuple[np.ndarray, set[str]]:
     else:
         if values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]  # flattened, with a DataConversionWarning
-        if values.ndim != 1:
+        if values.ndim == 2:  # several targets: still read for NaN and inf
+            problems.add("ndim")
+        elif values.ndim != 1:
             return values, {"ndim"}
         if values.shape[0] == 0:
             problems.add("empty")
