@@ -167,14 +167,7 @@ def assert_refused(
 # Known bugs: tolerated in their exact signature only (see the module doc)
 # ==========================================================================
 
-KNOWN_BUGS = {
-    "nan-loss-curve": (
-        "partial_fit on y with a value of 1e154 (fit_intercept=False): right "
-        "coefficients, converged_=True, but loss_curve_ ends in NaN (the "
-        "statistics' objective overflows: 3.3e307 for 1000 CG iterations); "
-        "test_divergence.py::test_loss_curve_near_the_limits"
-    ),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def tolerate(bug: str) -> None:
@@ -567,11 +560,8 @@ def check_fitted(
     dtype: np.dtype[Any],
     out: Outcome,
     weights: np.ndarray | None = None,
-    *,
-    big: bool = False,
 ) -> None:
-    """A returned model: finite, shaped, honest about convergence, and right.
-    (``big``: data near float64's limits, where a known bug may show.)"""
+    """A returned model: finite, shaped, honest about convergence, and right."""
     _n, d = X.shape
     targets = y.shape[1] if y.ndim == 2 else None
     coef = np.asarray(model.coef_)
@@ -583,9 +573,6 @@ def check_fitted(
     assert model.n_features_in_ == d
     curves = [model.loss_curve_] if targets is None else list(model.loss_curve_)
     for curve in curves:
-        if big and not np.isfinite(curve).all():
-            tolerate("nan-loss-curve")
-            continue
         assert np.isfinite(curve).all(), curve
     if targets is None:
         assert len(model.loss_curve_) == model.n_iter_ + 1
@@ -753,7 +740,7 @@ def check_fit(
         return None
     assert X.values is not None
     assert y.values is not None
-    check_fitted(model, X.values, y.values, read_dtype(X.obj), out, sw_values, big=big)
+    check_fitted(model, X.values, y.values, read_dtype(X.obj), out, sw_values)
     if y.kind == "column":
         assert out.warned(fastlinreg.DataConversionWarning)
     return model
@@ -1252,7 +1239,7 @@ def test_partial_fit(
         X_all, y_all = np.concatenate(seen_X), np.concatenate(seen_y)
         big_so_far = big
         dtype = np.result_type(*dtypes)
-        check_fitted(model, X_all, y_all, dtype, out, big=big_so_far)
+        check_fitted(model, X_all, y_all, dtype, out)
 
 
 # ==========================================================================

@@ -29,7 +29,7 @@ Conventions shared by all kernels
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, fabs, sqrt
+from libc.math cimport INFINITY, fabs, frexp, ldexp, sqrt
 from libc.string cimport memset
 
 import os
@@ -1692,6 +1692,30 @@ cdef inline double _dot(const double* a, const double* b, Py_ssize_t m) noexcept
     return s
 
 
+cdef inline double _unit(const double* v, Py_ssize_t m) noexcept nogil:
+    """The power of two just above max|v| (1 if v is 0 or not finite), as
+    ``_solver._unit``: dividing by it is exact and keeps products finite."""
+    cdef double top = 0.0
+    cdef int e
+    cdef Py_ssize_t i
+    for i in range(m):
+        if fabs(v[i]) > top or v[i] != v[i]:
+            top = fabs(v[i])
+    if not (0.0 < top < INFINITY):
+        return 1.0
+    frexp(top, &e)
+    return ldexp(1.0, e)
+
+
+cdef inline double _norm(const double* v, double* work, Py_ssize_t m) noexcept nogil:
+    """sqrt(v @ v), as ``_solver._norm``: over a power of two (in ``work``)."""
+    cdef double unit = _unit(v, m)
+    cdef Py_ssize_t i
+    for i in range(m):
+        work[i] = v[i] / unit
+    return unit * sqrt(_dot(work, work, m))
+
+
 cdef double _gram_objective(
     const double* zz, const double* zy, double yy, const double* dz, bint centred,
     double mean_y, bint fit_intercept, Py_ssize_t d, const double* theta,
@@ -1773,7 +1797,7 @@ def gram_cg(
     cdef Py_ssize_t d = offset.shape[0], dim = theta.shape[0], i, j
     cdef Py_ssize_t n_iter = 0, n_evals = 0, since_restart = 0
     cdef double[:, ::1] zz = np.empty((d, d))
-    cdef double[:, ::1] vec = np.zeros((7, d + 1))
+    cdef double[:, ::1] vec = np.zeros((9, d + 1))
     cdef double* zy = &vec[0, 0]
     cdef double* dz = &vec[1, 0]
     cdef double* g = &vec[2, 0]
@@ -1781,8 +1805,10 @@ def gram_cg(
     cdef double* direction = &vec[4, 0]
     cdef double* hp = &vec[5, 0]
     cdef double* work = &vec[6, 0]
+    cdef double* u = &vec[7, 0]
+    cdef double* u_old = &vec[8, 0]
     cdef double yy, mean_y, f, gnorm, diverged_above, curv, slope, step, beta
-    cdef double g_old2
+    cdef double g_old2, unit
     cdef bint centred = True
     cdef int reason = _RUNNING
     if cov.shape[0] != d + 1 or cov.shape[1] != d + 1 or mean.shape[0] != d + 1 \
@@ -1805,7 +1831,7 @@ def gram_cg(
     f = _gram_objective(&zz[0, 0], zy, yy, dz, centred, mean_y, fit_intercept, d,
                         &theta[0], g, work)
     n_evals = 1
-    gnorm = sqrt(_dot(g, g, dim))
+    gnorm = _norm(g, work, dim)
     curve.append(f)
     if not (fabs(f) < INFINITY and fabs(gnorm) < INFINITY):
         reason = _DIVERGED
@@ -1819,22 +1845,27 @@ def gram_cg(
     for i in range(dim):
         direction[i] = -g[i]
     while reason == _RUNNING:
-        _gram_hessp(&zz[0, 0], dz, centred, fit_intercept, d, direction, hp)
-        curv = _dot(direction, hp, dim)
-        slope = _dot(direction, g, dim)
+        # u = direction / unit: the same step, bit for bit, with no overflow
+        # in its curvature when theta is near 1e154 (y near it)
+        unit = _unit(direction, dim)
+        for i in range(dim):
+            u[i] = direction[i] / unit
+        _gram_hessp(&zz[0, 0], dz, centred, fit_intercept, d, u, hp)
+        curv = _dot(u, hp, dim)
+        slope = _dot(u, g, dim)
         if not curv > 0.0 or not slope < 0.0:
             reason = _LINE_SEARCH_FAILED
             break
-        # theta += step * direction, the exact minimiser along the direction
+        # theta += step * u, the exact minimiser along the direction
         # (a CG step is always taken: no trial to keep apart)
         step = -slope / curv
         for i in range(dim):
-            theta[i] = theta[i] + step * direction[i]
+            theta[i] = theta[i] + step * u[i]
             g_old[i] = g[i]
         f = _gram_objective(&zz[0, 0], zy, yy, dz, centred, mean_y, fit_intercept, d,
                             &theta[0], g, work)
         n_evals += 1
-        gnorm = sqrt(_dot(g, g, dim))
+        gnorm = _norm(g, work, dim)
         curve.append(f)
         n_iter += 1
         if not (fabs(f) < INFINITY and fabs(gnorm) < INFINITY) or f > diverged_above:
@@ -1848,11 +1879,16 @@ def gram_cg(
         if n_iter % _SIGNAL_EVERY == 0:
             PyErr_CheckSignals()
         since_restart += 1
-        # Polak-Ribière: beta = max(g @ (g − g_old) / (g_old @ g_old), 0)
-        g_old2 = _dot(g_old, g_old, dim)
+        # Polak-Ribière: beta = max(g @ (g − g_old) / (g_old @ g_old), 0),
+        # the gradients over a power of two (u, u_old) as the direction above
+        unit = max(_unit(g_old, dim), _unit(g, dim))
+        for i in range(dim):
+            u[i] = g[i] / unit
+            u_old[i] = g_old[i] / unit
+        g_old2 = _dot(u_old, u_old, dim)
         beta = 0.0
         for i in range(dim):
-            beta += g[i] * (g[i] - g_old[i])
+            beta += u[i] * (u[i] - u_old[i])
         beta = beta / g_old2
         if not beta > 0.0 or since_restart >= dim:
             beta = 0.0

@@ -94,8 +94,23 @@ def _diverged_above(f0: float) -> float:
     return _DIVERGED * max(f0, _TINY)
 
 
+def _unit(v: F64) -> float:
+    """The power of two just above ``max|v|`` (1 if v is 0 or not finite).
+
+    Dividing by it is exact, so products of the scaled vectors are those of
+    the originals scaled by a power of two, bit for bit, but cannot overflow
+    where the originals' would (entries near 1e154 and beyond).
+    """
+    m = float(np.abs(v).max()) if v.size else 0.0
+    if not 0.0 < m < math.inf:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(m)[1])
+
+
 def _norm(g: F64) -> float:
-    return math.sqrt(float(g @ g))
+    unit = _unit(g)
+    u = g / unit
+    return unit * math.sqrt(float(u @ u))
 
 
 @dataclass(frozen=True)
@@ -349,20 +364,27 @@ def conjugate_gradient(
     direction = -run.g
     since_restart = 0
     while reason is None:
-        curv = float(direction @ hessp(direction))
-        slope = float(direction @ run.g)
+        # The direction over a power of two: the same step, bit for bit, with
+        # no overflow in its curvature when theta is near 1e154 (y near it).
+        u = direction / _unit(direction)
+        curv = float(u @ hessp(u))
+        slope = float(u @ run.g)
         if not curv > 0.0 or not slope < 0.0:
             reason = "line_search_failed"
             break
-        theta = run.theta + (-slope / curv) * direction
+        theta = run.theta + (-slope / curv) * u
         f_new, g_new = run.eval(theta)
         g_old = run.g
         reason = run.accept(theta, f_new, g_new)
         if reason is not None:
             break
         since_restart += 1
-        # Polak-Ribière coefficient, clipped at 0 (a restart) as usual.
-        beta = max(float(g_new @ (g_new - g_old)) / float(g_old @ g_old), 0.0)
+        # Polak-Ribière coefficient, clipped at 0 (a restart) as usual (the
+        # gradients over a power of two, as the direction above).
+        unit = max(_unit(g_old), _unit(g_new))
+        g_new_u, g_old_u = g_new / unit, g_old / unit
+        beta = float(g_new_u @ (g_new_u - g_old_u)) / float(g_old_u @ g_old_u)
+        beta = beta if beta > 0.0 else 0.0
         if since_restart >= theta.shape[0]:
             beta, since_restart = 0.0, 0
         direction = -g_new + beta * direction
