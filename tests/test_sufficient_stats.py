@@ -8,6 +8,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+import threadpoolctl
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -225,6 +226,73 @@ def test_fit_is_bitwise_identical_for_any_n_jobs():
         assert np.array_equal(base.coef_, other.coef_)
         assert base.intercept_ == other.intercept_
         assert np.array_equal(base.loss_curve_, other.loss_curve_)
+
+
+def blas_threads_now() -> int:
+    info = threadpoolctl.threadpool_info()
+    return max(
+        (lib["num_threads"] for lib in info if lib["user_api"] == "blas"), default=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("backend", "n_jobs", "weighted", "d", "bounded"),
+    [
+        ("cython", 1, False, 64, True),  # 64+ features: the BLAS gram
+        ("cython", 1, True, 3, True),  # weights: weighted_stats, BLAS
+        ("cython", None, False, 64, False),  # None: BLAS as configured
+        ("numpy", 1, False, 64, False),  # n_jobs is the compiled kernels'
+    ],
+)
+def test_n_jobs_bounds_blas_in_the_statistics_pass(
+    backend, n_jobs, weighted, d, bounded
+):
+    """The statistics BLAS computes for the compiled backend run on n_jobs
+    threads; BLAS's own count is back afterwards."""
+    before = blas_threads_now()
+    if (
+        before < 2
+        or fastlinreg._backend.resolve_n_threads(None, fastlinreg._kernels, 1 << 20) < 2
+    ):
+        pytest.skip("needs BLAS and OpenMP on two or more threads")
+    X, y = problem((1 << 18) // d, d, seed=3)  # above the threads' size threshold
+    seen = []
+    # The pass BLAS runs: weighted_stats, or the NumPy twin's gram.
+    owner = fastlinreg._objectives if weighted else fastlinreg._numpy_kernels
+    name = "weighted_stats" if weighted else "gram"
+    original = getattr(owner, name)
+
+    def spy(*args):
+        seen.append(blas_threads_now())
+        return original(*args)
+
+    with mock.patch.object(owner, name, spy):
+        model = LinearRegression(backend=backend, n_jobs=n_jobs)
+        model.fit(X, y, sample_weight=np.ones(len(y)) if weighted else None)
+    assert seen == [1 if bounded else before]
+    assert blas_threads_now() == before
+    np.testing.assert_allclose(
+        model.coef_, LinearRegression(backend=backend).fit(X, y).coef_, rtol=1e-9
+    )
+
+
+def test_overlapping_blas_bounds_restore_blas():
+    """Two passes that overlap in time (started A, started B, ended A, ended
+    B, as two Python threads may): the bound holds until the last one ends,
+    then BLAS has its own count back (restoring each pass's saved count in
+    turn would leave it at one thread)."""
+    before = blas_threads_now()
+    kernels = fastlinreg._backend.get_kernels("cython")
+    if before < 2 or kernels.max_threads() < 2:
+        pytest.skip("needs BLAS and OpenMP on two or more threads")
+    a = fastlinreg._backend.blas_threads(1, kernels, 1 << 20)
+    b = fastlinreg._backend.blas_threads(1, kernels, 1 << 20)
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert blas_threads_now() == 1
+    b.__exit__(None, None, None)
+    assert blas_threads_now() == before
 
 
 def test_ill_conditioned_problem_accelerated_solvers_need_fewer_iterations():

@@ -19,11 +19,16 @@ as usual.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
+import threading
 import warnings
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
+
+import threadpoolctl
 
 from . import _numpy_kernels
 from ._exceptions import BackendWarning
@@ -178,3 +183,54 @@ def resolve_n_threads(n_jobs: int | None, kernels: ModuleType, n_elements: int) 
     if not kernels.HAS_OPENMP or n_elements < _THREAD_MIN_ELEMENTS or _in_forked_child:
         return 1
     return max(1, min(wanted, _MAX_THREADS))
+
+
+def blas_threads(
+    n_threads: int, kernels: ModuleType, n_elements: int
+) -> contextlib.AbstractContextManager[object]:
+    """Hold NumPy's BLAS to ``n_threads`` for a pass it runs for the kernels.
+
+    The statistics of 64 and more features, of several targets and of
+    weighted rows are BLAS products (NumPy's matmul), whose threads are
+    BLAS's own: ``n_jobs`` bounds them too, as it bounds the compiled kernels
+    (a Dask task, one thread by default, then also runs BLAS on one). A bound
+    is set only where it lowers the count: when the compiled kernels run
+    (the NumPy backend leaves threads to NumPy), the input is large enough
+    for ``n_threads`` to be the caller's choice, and BLAS would use more.
+    """
+    if (
+        kernels is _numpy_kernels
+        or n_elements < _THREAD_MIN_ELEMENTS
+        or n_threads >= kernels.max_threads()
+    ):
+        return contextlib.nullcontext()
+    return _bounded_blas(n_threads)
+
+
+# BLAS's thread count is process-wide. Passes that overlap in time (Python
+# threads, Dask's threaded scheduler) share one bound, set by the first to
+# start and lifted by the last to end: bounds saved and restored one by one
+# would leave BLAS on one thread for good when two passes interleave.
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter: Any = None
+
+
+@contextlib.contextmanager
+def _bounded_blas(n_threads: int) -> Iterator[None]:
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
+            now = max((lib.num_threads for lib in blas.lib_controllers), default=0)
+            if n_threads < now:
+                _blas_limiter = blas.limit(limits=n_threads)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None

@@ -83,6 +83,7 @@ def _config() -> dict[str, dict[str, Any]]:
         "dependencies": {
             "numpy": np.__version__,
             "numpy blas": _numpy_blas(),
+            "threadpoolctl": _installed_version("threadpoolctl"),
             **{name: _installed_version(name) for name in _OPTIONAL},
         },
     }

@@ -24,6 +24,7 @@ tutorial's fixed-step descent).
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -31,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _numpy_kernels
+from ._backend import blas_threads
 from ._validation import FloatArray
 
 __all__ = [
@@ -291,19 +293,23 @@ def sufficient_stats(
 ) -> SufficientStats:
     """One pass over the data: the statistics the squared loss depends on.
 
-    Few features: the backend's ``gram`` kernel. Many features, several
-    targets (``y`` of shape (n, k)) or sample weights: the blocked BLAS
-    computation (:func:`weighted_stats`), whichever backend runs.
+    Few features: the backend's ``gram`` kernel. Many features: the NumPy
+    twin's blocked BLAS ``gram``; several targets (``y`` of shape (n, k)) or
+    sample weights: :func:`weighted_stats`, also BLAS; whichever backend
+    runs, with BLAS's threads bounded by ``n_threads`` (``blas_threads``).
     """
     n, d = X.shape
-    if y.ndim == 2 or sample_weight is not None:
-        return weighted_stats(X, y, sample_weight)
-    if n == 0:
+    weighted = y.ndim == 2 or sample_weight is not None
+    if n == 0 and not weighted:
         return SufficientStats.empty(d)
-    mean = np.empty(d + 1)
-    cov = np.empty((d + 1, d + 1))
-    impl = _numpy_kernels if d >= STATS_BLAS_MIN_FEATURES else kernels
-    impl.gram(X, y, mean, cov, n_threads)
+    blas = weighted or d >= STATS_BLAS_MIN_FEATURES
+    # BLAS's threads are bounded by n_threads too (see blas_threads).
+    with blas_threads(n_threads, kernels, X.size) if blas else nullcontext():
+        if weighted:
+            return weighted_stats(X, y, sample_weight)
+        mean = np.empty(d + 1)
+        cov = np.empty((d + 1, d + 1))
+        (_numpy_kernels if blas else kernels).gram(X, y, mean, cov, n_threads)
     return SufficientStats(n, mean, cov)
 
 

@@ -296,7 +296,10 @@ class LinearRegression(EstimatorBase):
         honouring ``OMP_NUM_THREADS``; negative values count back from the
         number of CPUs). The result is bitwise identical for any value. On
         Dask arrays: threads per task, None meaning one (the scheduler runs
-        the chunks in parallel).
+        the chunks in parallel). The statistics that NumPy's BLAS computes
+        instead (64 and more features, several targets, sample weights) run
+        on at most as many BLAS threads (set through threadpoolctl for the
+        pass; BLAS's thread count is process-wide).
     verbose : int, default=0
         0: silent. 1: a progress bar (tqdm if installed) for fits that run
         longer than a second. 2: one line per iteration.
