@@ -4,9 +4,11 @@ Candidates, each timed in turn in one process on the same arrays (medians of
 interleaved rounds after a warm-up):
 
 * ``flr``        fastlinreg's default fit, compiled backend, one thread;
-* ``flr_mt``     the same on all threads (when OpenMP is built in), timed
-  against ``flr`` in rounds of their own: other candidates leave BLAS
-  threads spinning on the other core;
+* ``flr_mt``     the same on all threads (``n_jobs=None``, the default; when
+  OpenMP is built in), timed against ``flr`` and ``normal_eq`` in rounds of
+  their own: other candidates leave BLAS threads spinning on the other core
+  (``normal_eq/flr_mt`` compares the two defaults: NumPy's BLAS uses all
+  its threads, and from 64 features ``flr`` holds BLAS to one);
 * ``flr_numpy``  the same with the NumPy backend;
 * ``flr_stream`` compiled, ``precompute=False``: one kernel pass per step;
 * ``normal_eq``  NumPy's normal equations (``X.T @ X``, ``X.T @ y``, sums: one
@@ -187,12 +189,23 @@ def run(
         if "flr_mt" in t:
             # Thread scaling from rounds of its own (other candidates' BLAS
             # threads spin on after them); the flr_mt column is from these.
+            # The normal equations run there too: the default fit (all
+            # threads) against NumPy's default (BLAS's threads). Each turn
+            # waits SETTLE: after the normal equations BLAS's threads spin,
+            # and the two-thread fit right after took 5x its time (1e6 x 1).
             ts, ratio = paired_ratio(
-                cands, "flr", "flr_mt", repeat=repeat, min_time=0.02
+                cands,
+                "flr",
+                "flr_mt",
+                repeat=repeat,
+                min_time=0.02,
+                turn_settle=SETTLE,
+                also=["normal_eq"],
             )
             t["flr_mt"] = ts["flr_mt"]
             rec["threads_seconds"] = ts
             rec["flr_over_flr_mt"] = ratio
+            rec["normal_eq_over_flr_mt"] = ts["normal_eq"] / ts["flr_mt"]
         if d == 1 and n == max(sizes):
             rec["peak_bytes"] = {
                 name: peak_memory(cands[name])
@@ -238,6 +251,7 @@ def table(records: list[dict[str, Any]]) -> str:
         "n x d",
         *(f"{c} ms" for c in present),
         "normal_eq/flr",
+        "normal_eq/flr_mt",
         "sklearn/flr",
         "tutorial/flr",
         "iters",
@@ -249,6 +263,9 @@ def table(records: list[dict[str, Any]]) -> str:
         row = [f"{r['n']:.0e} x {r['d']}"]
         row += [f"{s[c] * 1e3:.2f}" if c in s else "-" for c in present]
         row += [f"{r['normal_eq_over_flr']:.2f}"]
+        row += [
+            f"{r['normal_eq_over_flr_mt']:.2f}" if "normal_eq_over_flr_mt" in r else "-"
+        ]
         row += [f"{r['sklearn_over_flr']:.1f}" if "sklearn_over_flr" in r else "-"]
         row += [f"{r['tutorial_over_flr']:.0f}" if "tutorial_over_flr" in r else "-"]
         row += [str(r["n_iter"]), f"{max(r['accuracy'].values()):.1e}"]

@@ -51,6 +51,9 @@ def test_paired_ratio_times_only_the_pair():
     assert set(seconds) == {"one", "all"}
     assert ratio == seconds["one"] / seconds["all"]
     assert 1.1 < ratio < 3.0  # 20 ms against 10 ms, with a sleep's slack
+    called.clear()
+    seconds, _ = paired_ratio(cands, "one", "all", repeat=3, also=["other"])
+    assert called == set(seconds) == {"one", "all", "other"}
 
 
 def test_settle_waits_before_each_turn_untimed():

@@ -9,7 +9,7 @@ row) and the median per candidate is reported.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -94,6 +94,7 @@ def paired_ratio(
     min_time: float = 0.0,
     settle: float = 0.3,
     turn_settle: float = 0.02,
+    also: Sequence[str] = (),
 ) -> tuple[dict[str, float], float]:
     """Two of the candidates timed in rounds of their own: (medians, first/second).
 
@@ -105,9 +106,11 @@ def paired_ratio(
     seconds of waiting: OpenMP's idle threads spin too, after an all-threads
     call, and a one-thread call timed right after it measured up to twice
     its time (presumably the spinning thread shared the caller's core).
-    ``repeat`` and ``min_time`` are :func:`interleaved_medians`'s.
+    ``repeat`` and ``min_time`` are :func:`interleaved_medians`'s; the
+    candidates named in ``also`` run in the same rounds (their medians are
+    returned too).
     """
-    pair = {name: candidates[name] for name in (first, second)}
+    pair = {name: candidates[name] for name in (first, second, *also)}
     time.sleep(settle)
     seconds = interleaved_medians(
         pair, repeat=repeat, min_time=min_time, settle=turn_settle
