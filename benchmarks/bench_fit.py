@@ -26,9 +26,11 @@ threads spin for about 0.1 s after a call, and a candidate using the other
 pool's threads right after ran up to three times slower (a fit of 1e4 x 100:
 20-30 ms in such rounds, 9 ms in rounds without scikit-learn).
 
-Every fastlinreg fit is checked against ``numpy.linalg.lstsq`` (the largest
-relative coefficient error is reported), and at the largest one-feature size
-the peak memory each fit adds is measured with tracemalloc.
+Every shape runs in float64 and in float32 (each candidate takes the arrays
+as they are). Every fastlinreg fit is checked against ``numpy.linalg.lstsq``
+on the same values in float64 (the largest relative coefficient error is
+reported), and at the largest one-feature size the peak memory each fit adds
+is measured with tracemalloc.
 """
 
 from __future__ import annotations
@@ -47,13 +49,19 @@ from fastlinreg._timing import interleaved_medians, paired_ratio
 
 # Seconds of quiet before each candidate's turn (see the module docstring).
 SETTLE = 0.15
+# --quick, a smoke run of the whole suite in well under a minute: shorter
+# waits (noisier ratios), and SGD (a second a fit at 1e6 rows) up to 1e5 rows.
+QUICK_SETTLE = 0.03
+QUICK_SGD_MAX_ROWS = 10**5
 FULL_SIZES = [10**4, 10**5, 10**6, 10**7]
-QUICK_SIZES = [10**4, 10**5, 10**6]
+QUICK_SIZES = [10**4, 10**6]
 FEATURES = [1, 10, 100]
 QUICK_FEATURES = [1, 10]
 # A shape the speed targets name, beside the grid.
 EXTRA_SHAPES = [(2 * 10**5, 100)]
 MAX_BYTES = 2 * 1024**3
+# Each shape in both: float32 is read as it is (float64 accumulators).
+DTYPES = ["float64", "float32"]
 # scikit-learn's lstsq copies X and costs n·d²: keep its cases bounded.
 SKLEARN_MAX_ELEMENTS = 4 * 10**7
 SGD_MAX_ROWS = 10**6
@@ -105,7 +113,7 @@ def tutorial_loop(
 
 
 def candidates(
-    X: np.ndarray, y: np.ndarray, *, full: bool
+    X: np.ndarray, y: np.ndarray, *, full: bool, sgd_max_rows: int = SGD_MAX_ROWS
 ) -> dict[str, Callable[[], object]]:
     n, d = X.shape
     LR = fastlinreg.LinearRegression
@@ -121,7 +129,7 @@ def candidates(
     sk = _sklearn()
     if sk is not None and n * d <= SKLEARN_MAX_ELEMENTS:
         out["sklearn"] = lambda: sk.LinearRegression().fit(X, y)
-    if sk is not None and (n <= SGD_MAX_ROWS or full):
+    if sk is not None and (n <= sgd_max_rows or full):
         out["sgd"] = lambda: _sgd(sk, X, y)
     if d == 1 and n <= 10**5:
         out["tutorial"] = lambda: tutorial_loop(X, y)
@@ -169,17 +177,19 @@ def run(
     sizes = QUICK_SIZES if quick else FULL_SIZES
     feats = QUICK_FEATURES if quick else FEATURES
     repeat = repeat or (3 if quick else 5)
+    settle = QUICK_SETTLE if quick else SETTLE
+    sgd_max_rows = QUICK_SGD_MAX_ROWS if quick else SGD_MAX_ROWS
     records = []
     shapes = list(itertools.product(sizes, feats))
     if not quick:
         shapes = sorted(shapes + EXTRA_SHAPES)
-    for n, d in shapes:
-        if n * d * 8 > MAX_BYTES or n < 10 * d:
+    for (n, d), dtype in itertools.product(shapes, DTYPES):
+        if n * d * np.dtype(dtype).itemsize > MAX_BYTES or n < 10 * d:
             continue
-        X, y = problem(n, d)
-        cands = candidates(X, y, full=full)
-        t = interleaved_medians(cands, repeat=repeat, min_time=0.02, settle=SETTLE)
-        rec: dict[str, Any] = {"n": n, "d": d, "dtype": "float64", "seconds": t}
+        X, y = problem(n, d, dtype)
+        cands = candidates(X, y, full=full, sgd_max_rows=sgd_max_rows)
+        t = interleaved_medians(cands, repeat=repeat, min_time=0.02, settle=settle)
+        rec: dict[str, Any] = {"n": n, "d": d, "dtype": dtype, "seconds": t}
         rec["accuracy"] = accuracy(X, y)
         model = fastlinreg.LinearRegression(n_jobs=1).fit(X, y)
         rec["n_iter"] = model.n_iter_
@@ -191,7 +201,7 @@ def run(
             # threads spin on after them); the flr_mt column is from these.
             # The normal equations run there too: the default fit (all
             # threads) against NumPy's default (BLAS's threads). Each turn
-            # waits SETTLE: after the normal equations BLAS's threads spin,
+            # waits settle: after the normal equations BLAS's threads spin,
             # and the two-thread fit right after took 5x its time (1e6 x 1).
             ts, ratio = paired_ratio(
                 cands,
@@ -199,14 +209,14 @@ def run(
                 "flr_mt",
                 repeat=repeat,
                 min_time=0.02,
-                turn_settle=SETTLE,
+                turn_settle=settle,
                 also=["normal_eq"],
             )
             t["flr_mt"] = ts["flr_mt"]
             rec["threads_seconds"] = ts
             rec["flr_over_flr_mt"] = ratio
             rec["normal_eq_over_flr_mt"] = ts["normal_eq"] / ts["flr_mt"]
-        if d == 1 and n == max(sizes):
+        if d == 1 and n == max(sizes) and dtype == "float64":
             rec["peak_bytes"] = {
                 name: peak_memory(cands[name])
                 for name in ("flr", "flr_numpy", "flr_stream", "sklearn")
@@ -249,6 +259,7 @@ def table(records: list[dict[str, Any]]) -> str:
     present = [c for c in names if any(c in r["seconds"] for r in records)]
     head = [
         "n x d",
+        "dtype",
         *(f"{c} ms" for c in present),
         "normal_eq/flr",
         "normal_eq/flr_mt",
@@ -260,7 +271,7 @@ def table(records: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in records:
         s = r["seconds"]
-        row = [f"{r['n']:.0e} x {r['d']}"]
+        row = [f"{r['n']:.0e} x {r['d']}", r["dtype"]]
         row += [f"{s[c] * 1e3:.2f}" if c in s else "-" for c in present]
         row += [f"{r['normal_eq_over_flr']:.2f}"]
         row += [
@@ -288,12 +299,13 @@ def table(records: list[dict[str, Any]]) -> str:
 
 
 def plot(records: list[dict[str, Any]], path: str) -> None:
-    """Time against n, log-log, one panel per feature count."""
+    """Time against n, log-log, one panel per feature count (float64)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    records = [r for r in records if r["dtype"] == "float64"]
     feats = sorted({r["d"] for r in records})
     fig, axes = plt.subplots(1, len(feats), figsize=(5 * len(feats), 4), squeeze=False)
     for ax, d in zip(axes[0], feats, strict=True):

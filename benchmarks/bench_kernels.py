@@ -31,8 +31,9 @@ from fastlinreg import _kernels, _numpy_kernels
 from fastlinreg._timing import interleaved_medians, paired_ratio
 
 FULL_SIZES = [10**4, 10**5, 10**6, 10**7]
-QUICK_SIZES = [10**4, 10**5, 10**6]
+QUICK_SIZES = [10**4, 10**6]
 FEATURES = [1, 10, 100]
+QUICK_FEATURES = [1, 10]
 DTYPES = [np.float64, np.float32]
 # Skip shapes whose X would take more than this (the machine has 24 GiB and
 # other work on it).
@@ -47,11 +48,13 @@ def run(
     ``full`` adds nothing here (every shape that fits in memory is timed).
     """
     sizes = QUICK_SIZES if quick else FULL_SIZES
-    repeat = repeat or (5 if quick else 9)
+    feats = QUICK_FEATURES if quick else FEATURES
+    repeat = repeat or (3 if quick else 9)
+    min_time = 0.02 if quick else 0.05
     rng = np.random.default_rng(0)
     threads = _kernels.max_threads()
     records = []
-    for n, d, dtype in itertools.product(sizes, FEATURES, DTYPES):
+    for n, d, dtype in itertools.product(sizes, feats, DTYPES):
         if n * d * np.dtype(dtype).itemsize > MAX_BYTES:
             continue
         X = rng.standard_normal((n, d)).astype(dtype)
@@ -63,7 +66,7 @@ def run(
         # after such a call, and the one-thread call timed next measured up
         # to twice its time (1e6 x 1: 2.06 ms in one run, 1.03 in others).
         solo = {k: v for k, v in candidates.items() if k != "cython_mt"}
-        t = interleaved_medians(solo, repeat=repeat, min_time=0.05)
+        t = interleaved_medians(solo, repeat=repeat, min_time=min_time)
         rec: dict[str, Any] = {
             "n": n,
             "d": d,
@@ -77,7 +80,7 @@ def run(
             # Thread scaling from rounds of its own (the NumPy twin's BLAS
             # threads spin on after it).
             ts, ratio = paired_ratio(
-                candidates, "cython", "cython_mt", repeat=repeat, min_time=0.05
+                candidates, "cython", "cython_mt", repeat=repeat, min_time=min_time
             )
             rec["threads_seconds"] = ts
             rec["cython_over_cython_mt"] = ratio

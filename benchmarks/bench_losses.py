@@ -14,7 +14,7 @@ freedom: outliers) with 10 features:
 * ``quantile`` (and the other losses) at 1e6 rows, where HiGHS cannot run:
   against fastlinreg's own squared-error fit, interleaved.
 
-``--quick`` divides the sizes by 5 to 10.
+``--quick`` divides the sizes by 10 to 20.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def run(
     records: list[dict[str, Any]] = []
 
     # Huber vs HuberRegressor
-    n = 200_000 if quick else 1_000_000
+    n = 50_000 if quick else 1_000_000
     X, y = data(n)
     params = {"loss": "huber", "epsilon": HUBER_EPSILON}
     t = interleaved_medians(
@@ -115,7 +115,7 @@ def run(
     )
 
     # Quantile vs QuantileRegressor(highs): HiGHS once, fastlinreg's median
-    n = 5_000 if quick else 20_000
+    n = 2_000 if quick else 20_000
     X, y = data(n, seed=1)
     params = {"loss": "quantile", "quantile": QUANTILE}
     t_ours = interleaved_medians({"f": lambda: _fit(X, y, **params)}, repeat=rounds)
@@ -142,7 +142,7 @@ def run(
     )
 
     # Every loss at 1e6 rows against fastlinreg's own squared-error fit
-    n = 200_000 if quick else 1_000_000
+    n = 50_000 if quick else 1_000_000
     X, y = data(n, seed=2)
     losses = {
         "quantile": {"loss": "quantile", "quantile": QUANTILE},
