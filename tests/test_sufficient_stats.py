@@ -235,6 +235,12 @@ def blas_threads_now() -> int:
     )
 
 
+def skip_unless_two_blas_and_openmp_threads() -> None:
+    kernels = fastlinreg._backend.get_kernels("cython")
+    if blas_threads_now() < 2 or kernels.max_threads() < 2:
+        pytest.skip("needs BLAS and OpenMP on two or more threads")
+
+
 @pytest.mark.parametrize(
     ("backend", "n_jobs", "weighted", "d", "bounded"),
     [
@@ -249,12 +255,8 @@ def test_n_jobs_bounds_blas_in_the_statistics_pass(
 ):
     """The statistics BLAS computes for the compiled backend run on n_jobs
     threads; BLAS's own count is back afterwards."""
+    skip_unless_two_blas_and_openmp_threads()
     before = blas_threads_now()
-    if (
-        before < 2
-        or fastlinreg._backend.resolve_n_threads(None, fastlinreg._kernels, 1 << 20) < 2
-    ):
-        pytest.skip("needs BLAS and OpenMP on two or more threads")
     X, y = problem((1 << 18) // d, d, seed=3)  # above the threads' size threshold
     seen = []
     # The pass BLAS runs: weighted_stats, or the NumPy twin's gram.
@@ -281,10 +283,9 @@ def test_overlapping_blas_bounds_restore_blas():
     B, as two Python threads may): the bound holds until the last one ends,
     then BLAS has its own count back (restoring each pass's saved count in
     turn would leave it at one thread)."""
+    skip_unless_two_blas_and_openmp_threads()
     before = blas_threads_now()
     kernels = fastlinreg._backend.get_kernels("cython")
-    if before < 2 or kernels.max_threads() < 2:
-        pytest.skip("needs BLAS and OpenMP on two or more threads")
     a = fastlinreg._backend.blas_threads(1, kernels, 1 << 20)
     b = fastlinreg._backend.blas_threads(1, kernels, 1 << 20)
     a.__enter__()

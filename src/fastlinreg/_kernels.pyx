@@ -1825,7 +1825,7 @@ def gram_cg(
     cdef Py_ssize_t d = offset.shape[0], dim = theta.shape[0], i, j
     cdef Py_ssize_t n_iter = 0, n_evals = 0, since_restart = 0
     cdef double[:, ::1] zz = np.empty((d, d))
-    cdef double[:, ::1] vec = np.zeros((9, d + 1))
+    cdef double[:, ::1] vec = np.zeros((8, d + 1))
     cdef double* zy = &vec[0, 0]
     cdef double* dz = &vec[1, 0]
     cdef double* g = &vec[2, 0]
@@ -1834,7 +1834,6 @@ def gram_cg(
     cdef double* hp = &vec[5, 0]
     cdef double* work = &vec[6, 0]
     cdef double* u = &vec[7, 0]
-    cdef double* u_old = &vec[8, 0]
     cdef double yy, mean_y, f, gnorm, diverged_above, curv, slope, step, beta
     cdef double g_old2, unit
     cdef bint centred = True
@@ -1908,15 +1907,13 @@ def gram_cg(
             PyErr_CheckSignals()
         since_restart += 1
         # Polak-Ribière: beta = max(g @ (g − g_old) / (g_old @ g_old), 0),
-        # the gradients over a power of two (u, u_old) as the direction above
+        # the gradients over a power of two as the direction above
         unit = max(_unit(g_old, dim), _unit(g, dim))
-        for i in range(dim):
-            u[i] = g[i] / unit
-            u_old[i] = g_old[i] / unit
-        g_old2 = _dot(u_old, u_old, dim)
+        g_old2 = 0.0
         beta = 0.0
         for i in range(dim):
-            beta += u[i] * (u[i] - u_old[i])
+            g_old2 += (g_old[i] / unit) * (g_old[i] / unit)
+            beta += (g[i] / unit) * ((g[i] - g_old[i]) / unit)
         beta = beta / g_old2
         if not beta > 0.0 or since_restart >= dim:
             beta = 0.0
