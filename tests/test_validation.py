@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastlinreg
 from fastlinreg import LinearRegression
@@ -336,3 +338,55 @@ def test_memory_probe_sees_a_copy(backend, ref):
             lambda: LinearRegression(backend=backend, max_iter=2).fit(X, y)
         )
     assert peak >= X.nbytes
+
+
+@given(
+    n=st.integers(1, 600),
+    d=st.integers(1, 12),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    where=st.sampled_from(["X", "y"]),
+    value=st.sampled_from([np.nan, np.inf, -np.inf]),
+    zero_coef=st.booleans(),
+    data=st.data(),
+)
+@settings(deadline=None)
+def test_loss_gradient_finds_any_non_finite_value(
+    n, d, dtype, where, value, zero_coef, data
+):
+    """The squared loss's pass is also the NaN/inf scan of loss_gradient (no
+    read ahead of it): one bad value in any row (the kernels' four-row groups
+    and their leftovers), any column, with zero coefficients (inf · 0) or not,
+    is reported by name on every backend."""
+    rng = np.random.default_rng(n * 13 + d)
+    X = rng.normal(size=(n, d)).astype(dtype)
+    y = rng.normal(size=n).astype(dtype)
+    i = data.draw(st.integers(0, n - 1), label="row")
+    if where == "X":
+        X[i, data.draw(st.integers(0, d - 1), label="column")] = value
+    else:
+        y[i] = value
+    coef = np.zeros(d) if zero_coef else rng.normal(size=d)
+    word = "NaN" if np.isnan(value) else "infinity"
+    for backend in fastlinreg.available_backends():
+        with pytest.raises(ValueError, match=f"Input {where} contains {word}"):
+            fastlinreg.loss_gradient(X, y, coef, 0.5, backend=backend)
+
+
+@pytest.mark.parametrize("row", [0, 150_001, 299_999])
+def test_loss_gradient_finds_a_nan_in_a_threaded_pass(row):
+    """Large enough for every thread's chunk: a NaN in the first, a middle or
+    the last row."""
+    X = np.ones((300_000, 1))
+    X[row, 0] = np.nan
+    for backend in fastlinreg.available_backends():
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            fastlinreg.loss_gradient(
+                X, np.ones(300_000), [1.0], backend=backend, n_jobs=2
+            )
+
+
+def test_loss_gradient_overflow_is_not_called_bad_input():
+    """Finite data whose squared residuals overflow: the overflow message."""
+    X = np.array([[1e200], [2e200], [3e200]])
+    with pytest.raises(ValueError, match="overflows float64"):
+        fastlinreg.loss_gradient(X, np.zeros(3), [1.0])

@@ -134,7 +134,11 @@ def loss_gradient(
     1.0
     """
     spec = check_loss(loss, epsilon, quantile)
-    Xa, ya = check_X_y(X, y)
+    # The plain squared error sums e² over every row with nothing skipped, so
+    # a NaN or infinity anywhere in X or y makes the loss non-finite: its
+    # pass doubles as the scan (which would read the data a second time).
+    plain = spec.name == "squared_error" and sample_weight is None
+    Xa, ya = check_X_y(X, y, finite=not plain)
     d = Xa.shape[1]
     weights = check_sample_weight(sample_weight, Xa.shape[0])
     w = check_coef(coef, d, "coef")
@@ -143,7 +147,7 @@ def loss_gradient(
     n_threads = resolve_n_threads(n_jobs, kernels, Xa.size)
     grad = np.empty(d)
     with np.errstate(over="ignore", invalid="ignore"):
-        if spec.name == "squared_error" and weights is None:
+        if plain:
             value, grad_b = kernels.loss_gradient(
                 Xa, ya, w, b, np.zeros(d), 0.0, grad, n_threads
             )
@@ -153,6 +157,9 @@ def loss_gradient(
                 kernels, Xa, ya, weights, w, b, spec, grad, n_threads, total
             )
     if not (np.isfinite(value) and np.isfinite(grad_b) and np.isfinite(grad).all()):
+        if plain:  # which input is not finite, if one is
+            check_finite(Xa, "X")
+            check_finite(ya, "y")
         raise ValueError(
             "the loss or its gradient overflows float64 for these values of X, "
             "y, coef and intercept; rescale them"
