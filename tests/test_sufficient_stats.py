@@ -9,7 +9,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import threadpoolctl
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import fastlinreg
@@ -62,6 +62,55 @@ def test_gram_matches_exact_reference(kernels, n, d, x_dtype, y_dtype, shift, se
     X = (rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d) + shift).astype(x_dtype)
     y = (X.astype(np.float64) @ rng.normal(size=d) + rng.normal(size=n)).astype(y_dtype)
     assert_gram_close(run_gram(kernels, X, y), reference_gram(X, y), 1e-11, n)
+
+
+@given(
+    n=st.integers(1, 300),
+    d=st.integers(1, 12),
+    k=st.integers(1, 3),
+    x_dtype=st.sampled_from([np.float32, np.float64]),
+    shift=st.sampled_from([0.0, 1e6]),
+    weights=st.sampled_from(["none", "random", "some zero"]),
+    block_rows=st.integers(1, 50),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_weighted_stats_match_exact_reference(
+    n, d, k, x_dtype, shift, weights, block_rows, seed
+):
+    """Sample weights and several targets (weighted_stats, BLAS): in blocks of
+    any size (the scratch reused by each), in both block layouts (one row per
+    column up to 8 columns of [X | Y], row by row beyond), against exactly
+    rounded sums; a weight of k counts a row k times."""
+    from fastlinreg import _objectives
+
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d) + shift).astype(x_dtype)
+    Y = X.astype(np.float64) @ rng.normal(size=(d, k)) + rng.normal(size=(n, k))
+    w = None if weights == "none" else rng.integers(0, 4, n).astype(np.float64)
+    if weights == "random":
+        w += 1.0
+    reps = np.ones(n, dtype=int) if w is None else w.astype(int)
+    # Two distinct rows at least: the reference rounds its mean, so that for
+    # one row repeated its cross-products are rounding noise (~1e-30), not 0.
+    assume(np.count_nonzero(reps) >= 2)
+    Zx, Zy = np.repeat(X, reps, axis=0), np.repeat(Y, reps, axis=0)
+    ref_mean = np.empty(d + k)
+    ref_cov = np.empty((d + k, d + k))
+    for j in range(k):  # the reference of [X | Y_j], k times
+        idx = np.r_[np.arange(d), d + j]
+        m, c = reference_gram(Zx, Zy[:, j])
+        ref_mean[idx], ref_cov[np.ix_(idx, idx)] = m, c
+    if k > 1:  # the cross-products between targets
+        Zc = Zy - ref_mean[d:]
+        for a in range(k):
+            for b in range(k):
+                ref_cov[d + a, d + b] = math.fsum(Zc[:, a] * Zc[:, b])
+    yk = Y[:, 0] if k == 1 else Y
+    elements = block_rows * (d + k)
+    with mock.patch.object(_objectives, "_STATS_BLOCK_ELEMENTS", elements):
+        stats = _objectives.weighted_stats(X, yk, w)
+    assert stats.n == reps.sum()
+    assert_gram_close((stats.mean, stats.cov), (ref_mean, ref_cov), 1e-11, n)
 
 
 @given(

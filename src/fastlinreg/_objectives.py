@@ -322,34 +322,57 @@ def weighted_stats(
 ) -> SufficientStats:
     """Weighted statistics of ``[X | Y]`` (``Y`` one or several targets).
 
-    Blocks of rows are copied into a float64 buffer, centred on their own
-    weighted mean and reduced by BLAS (``Cᵀ (w ⊙ C)``), then merged with
+    Blocks of rows are copied into a float64 buffer less a shift (the first
+    row of positive weight), centred on their own weighted mean and reduced
+    by BLAS (``(√w ⊙ C)ᵀ (√w ⊙ C)``, exactly symmetric), then merged with
     Chan's update weighted by the blocks' weight sums: no cancellation however
-    far the data sit from zero, no temporary beyond one block. Rows of zero
-    weight contribute nothing, as if they were absent.
+    far the data sit from zero (the merged means are those of the shifted
+    data, so their rounding is that of the spread, not of the distance from
+    zero), no temporary beyond one block. Rows of zero weight contribute
+    nothing, as if they were absent.
     """
     n, d = X.shape
     k = 1 if Y.ndim == 1 else int(Y.shape[1])
     p = d + k
+    Y = Y.reshape(n, k)
+    first = 0 if sample_weight is None else int(np.argmax(sample_weight > 0))
+    shift = np.concatenate([X[first], Y[first]], dtype=np.float64)
     total = SufficientStats.empty(d, k)
     step = max(1, _STATS_BLOCK_ELEMENTS // p)
+    ws = _numpy_kernels.Workspace()
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for lo in range(0, n, step):
             hi = min(lo + step, n)
-            block = np.empty((hi - lo, p))
-            block[:, :d] = X[lo:hi]
-            block[:, d:] = Y[lo:hi].reshape(hi - lo, k)
             w = None if sample_weight is None else sample_weight[lo:hi]
             wsum = float(hi - lo) if w is None else float(w.sum())
             if wsum == 0.0:
                 continue
-            # mean = wᵀ Z / Σw ;  cov = (Z − mean)ᵀ diag(w) (Z − mean)
-            bmean = (block.sum(axis=0) if w is None else w @ block) / wsum
-            block -= bmean
-            weighted = block if w is None else block * w[:, None]
-            bcov = block.T @ weighted
-            total = total.merge(SufficientStats(wsum, bmean, bcov, k))
-    return total
+            # Z = [X | Y] − shift
+            Z = _stats_block(ws, "block", hi - lo, p)
+            np.subtract(X[lo:hi], shift[:d], out=Z[:, :d])
+            np.subtract(Y[lo:hi], shift[d:], out=Z[:, d:])
+            # mean = Zᵀ w / Σw ;  cov = (Z − mean)ᵀ diag(w) (Z − mean)
+            bmean = ((ws.ones(hi - lo) if w is None else w) @ Z) / wsum
+            Z -= bmean
+            if w is not None:
+                Z *= np.sqrt(w, out=ws.take("sqrt w", hi - lo))[:, np.newaxis]
+            total = total.merge(SufficientStats(wsum, bmean, Z.T @ Z, k))
+    if total.n == 0:
+        return total
+    return SufficientStats(total.n, total.mean + shift, total.cov, k)
+
+
+# Up to this many columns of [X | Y], a block is stored one row per column:
+# NumPy's element-wise passes then run along rows of many values (weighted
+# statistics of 1e6 x 1: 7 against 15 ms); wider, row by row is faster
+# (1e6 x 10 level, 5e5 x 15 and 2e5 x 30: 18-25% faster).
+_COLUMNS_LAYOUT_MAX = 8
+
+
+def _stats_block(ws: _numpy_kernels.Workspace, name: str, m: int, p: int) -> F64:
+    """An uninitialised (m, p) float64 array in the buffer ``name``, stored
+    one row per column up to :data:`_COLUMNS_LAYOUT_MAX` columns."""
+    return ws.take(name, p, m).T if p <= _COLUMNS_LAYOUT_MAX else ws.take(name, m, p)
 
 
 class GramMSE:
