@@ -113,6 +113,16 @@ def test_weighted_stats_match_exact_reference(
     assert_gram_close((stats.mean, stats.cov), (ref_mean, ref_cov), 1e-11, n)
 
 
+def test_weighted_stats_of_no_rows_are_empty():
+    """No rows (no first row to shift by): the empty statistics, as before."""
+    from fastlinreg import _objectives
+
+    for Y, w in [(np.empty(0), None), (np.empty((0, 2)), np.empty(0))]:
+        stats = _objectives.weighted_stats(np.empty((0, 3)), Y, w)
+        assert stats.n == 0
+        assert stats.mean.shape == (3 + (1 if Y.ndim == 1 else 2),)
+
+
 @given(
     n=st.integers(1, 400),
     d=st.integers(1, 8),

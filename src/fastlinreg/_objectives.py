@@ -334,10 +334,12 @@ def weighted_stats(
     n, d = X.shape
     k = 1 if Y.ndim == 1 else int(Y.shape[1])
     p = d + k
+    total = SufficientStats.empty(d, k)
+    if n == 0:
+        return total
     Y = Y.reshape(n, k)
     first = 0 if sample_weight is None else int(np.argmax(sample_weight > 0))
     shift = np.concatenate([X[first], Y[first]], dtype=np.float64)
-    total = SufficientStats.empty(d, k)
     step = max(1, _STATS_BLOCK_ELEMENTS // p)
     ws = _numpy_kernels.Workspace()
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
