@@ -176,8 +176,8 @@ def gram(X: Array, y: Array, mean: F64, cov: F64, n_threads: int) -> None:
     far = False
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for rows in _row_blocks(n, p, _blas_block_rows(p) * p):
-            xb, yb = ws.widen("x", X[rows]), y[rows]
-            raw = None if far else _raw_block_gram(xb, yb, shift, ws)
+            xb, yb = X[rows], y[rows]
+            raw = None if far else _raw_block_gram(ws.widen("x", xb), yb, shift, ws)
             far = raw is None
             if raw is not None:
                 pieces: Iterable[tuple[F64, F64, float]] = [raw]
@@ -245,31 +245,29 @@ def _shifted_block_gram(
     little (one pass to copy, then BLAS: 2e5 × 100 at 1e6 from zero took twice
     the time of data near zero when centred first), else centred first."""
     d = xb.shape[1]
+    # float32 input is widened by the subtraction itself (exactly, then one
+    # rounding), like the float64 it would otherwise be copied to first.
     xs = np.subtract(xb, shift[:d], out=ws.take("shifted x", *xb.shape))
     ys = np.subtract(yb, shift[d], out=ws.take("shifted y", yb.shape[0]))
-    zero = np.zeros(d + 1)
-    raw = _raw_block_gram(xs, ys, zero, ws)
-    return raw if raw is not None else _centred_block_gram(xs, ys, zero, ws)
+    raw = _raw_block_gram(xs, ys, np.zeros(d + 1), ws)
+    return raw if raw is not None else _centred_block_gram(xs, ys, ws)
 
 
-def _centred_block_gram(
-    xb: Array, yb: Array, shift: F64, ws: Workspace
-) -> tuple[F64, F64, float]:
-    """(mean − shift, centred cross-products, rows) of ``[xb | yb]``, from a
-    copy centred before the product. The mean is taken after the shift (a
-    row of the data): data far from zero then keep the digits of their
-    spread in it."""
-    d = xb.shape[1]
-    # One row per column of [xb | yb]: NumPy's element-wise passes and means
+def _centred_block_gram(xs: F64, ys: F64, ws: Workspace) -> tuple[F64, F64, float]:
+    """(mean, centred cross-products, rows) of ``[xs | ys]``, data already
+    less the shift (a row of the data, so that data far from zero keep the
+    digits of their spread in the mean), from a copy centred before the
+    product."""
+    d = xs.shape[1]
+    # One row per column of [xs | ys]: NumPy's element-wise passes and means
     # then run along rows of nb values, not of d + 1 (with one feature, 4x
     # faster than the (nb, d + 1) copy; level from about 64 features).
-    block = ws.take("centred", d + 1, xb.shape[0])
-    block[:d] = xb.T
-    block[d] = yb
-    block -= shift[:, np.newaxis]
+    block = ws.take("centred", d + 1, xs.shape[0])
+    block[:d] = xs.T
+    block[d] = ys
     bmean = block.mean(axis=1)
     block -= bmean[:, np.newaxis]
-    return bmean, block @ block.T, float(xb.shape[0])
+    return bmean, block @ block.T, float(xs.shape[0])
 
 
 # Loss codes of robust_loss_gradient.
