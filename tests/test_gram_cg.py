@@ -1,8 +1,8 @@
 """``gram_cg``: conjugate gradients on sufficient statistics in one call.
 
 The compiled kernel runs the loop of ``_solver.conjugate_gradient`` on the
-objective of ``_objectives.GramMSE``; its NumPy twin *is* that loop. They must
-take the same steps (to rounding), stop for the same reason, and reach the
+objective of ``_numpy_kernels.GramObjective``; its NumPy twin *is* that loop.
+They must take the same steps (to rounding), stop for the same reason, and reach the
 least-squares answer; and the estimator must give the same fit through either.
 """
 
@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fastlinreg
-from fastlinreg._objectives import weighted_stats
+from fastlinreg._stats import weighted_stats
 
 
 class Case(NamedTuple):

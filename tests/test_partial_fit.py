@@ -17,7 +17,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fastlinreg import DivergenceError, LinearRegression
-from fastlinreg._objectives import SufficientStats, sufficient_stats
+from fastlinreg._stats import SufficientStats, sufficient_stats
 
 
 def reference_stats(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

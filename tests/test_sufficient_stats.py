@@ -81,7 +81,7 @@ def test_weighted_stats_match_exact_reference(
     any size (the scratch reused by each), in both block layouts (one row per
     column up to 8 columns of [X | Y], row by row beyond), against exactly
     rounded sums; a weight of k counts a row k times."""
-    from fastlinreg import _objectives
+    from fastlinreg import _stats
 
     rng = np.random.default_rng(seed)
     X = (rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d) + shift).astype(x_dtype)
@@ -107,18 +107,18 @@ def test_weighted_stats_match_exact_reference(
                 ref_cov[d + a, d + b] = math.fsum(Zc[:, a] * Zc[:, b])
     yk = Y[:, 0] if k == 1 else Y
     elements = block_rows * (d + k)
-    with mock.patch.object(_objectives, "_STATS_BLOCK_ELEMENTS", elements):
-        stats = _objectives.weighted_stats(X, yk, w)
+    with mock.patch.object(_stats, "_STATS_BLOCK_ELEMENTS", elements):
+        stats = _stats.weighted_stats(X, yk, w)
     assert stats.n == reps.sum()
     assert_gram_close((stats.mean, stats.cov), (ref_mean, ref_cov), 1e-11, n)
 
 
 def test_weighted_stats_of_no_rows_are_empty():
     """No rows (no first row to shift by): the empty statistics, as before."""
-    from fastlinreg import _objectives
+    from fastlinreg import _stats
 
     for Y, w in [(np.empty(0), None), (np.empty((0, 2)), np.empty(0))]:
-        stats = _objectives.weighted_stats(np.empty((0, 3)), Y, w)
+        stats = _stats.weighted_stats(np.empty((0, 3)), Y, w)
         assert stats.n == 0
         assert stats.mean.shape == (3 + (1 if Y.ndim == 1 else 2),)
 
@@ -319,7 +319,7 @@ def test_n_jobs_bounds_blas_in_the_statistics_pass(
     X, y = problem((1 << 18) // d, d, seed=3)  # above the threads' size threshold
     seen = []
     # The pass BLAS runs: weighted_stats, or the NumPy twin's gram.
-    owner = fastlinreg._objectives if weighted else fastlinreg._numpy_kernels
+    owner = fastlinreg._stats if weighted else fastlinreg._numpy_kernels
     name = "weighted_stats" if weighted else "gram"
     original = getattr(owner, name)
 
@@ -454,7 +454,8 @@ def test_accurate_gradient_is_exact_where_float64_sums_are_not():
     whose float64 gradient loses most of its digits to cancellation."""
     from fractions import Fraction
 
-    from fastlinreg._objectives import AccurateMSE, Coordinates
+    from fastlinreg._accurate import AccurateMSE
+    from fastlinreg._coords import Coordinates
 
     rng = np.random.default_rng(3)
     x = np.arange(21.0)

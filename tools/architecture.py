@@ -40,7 +40,10 @@ MAX_PRIVATE_PARAMS = 10
 
 # Bottom to top. A module may import only modules listed before it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("leaves", ["_version", "_typing", "_exceptions", "_codes", "_progress", "_timing"]),
+    (
+        "leaves",
+        ["_version", "_typing", "_exceptions", "_codes", "_progress", "_timing"],
+    ),
     ("solvers", ["_solver", "_newton"]),
     (
         "kernels",
@@ -60,7 +63,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["_validation", "_backend", "_coords"]),
     ("terms", ["_losses", "_penalties", "_stats"]),
     ("datafits", ["_datafits", "_accurate"]),
-    ("fit", ["_fit", "_refine", "_gather"]),
+    ("fit", ["_refine", "_fit", "_gather"]),
     ("scale-out", ["_dask"]),
     (
         "face",
@@ -261,9 +264,11 @@ def _python_measures(src: Source) -> Iterator[Measure]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             size = (node.end_lineno or node.lineno) - node.lineno + 1
-            yield Measure("class", f"{rel}:{node.lineno} {node.name}", size, MAX_CLASS_LINES)
+            yield Measure(
+                "class", f"{rel}:{node.lineno} {node.name}", size, MAX_CLASS_LINES
+            )
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            start = node.body[0].lineno + (1 if _docstring_lines(node.body) else 0)
+            start = node.body[0].lineno
             if _docstring_lines(node.body):
                 start = (node.body[0].end_lineno or start) + 1
             body = max(0, (node.end_lineno or node.lineno) - start + 1)
@@ -287,11 +292,9 @@ def _cython_measures(src: Source) -> Iterator[Measure]:
     i = 0
     while i < len(lines):
         m = _CY_DEF.match(lines[i])
-        if not m or lines[i].rstrip().endswith(","):
-            # (a declaration list such as "cdef double a, b" is not a def)
-            if not m:
-                i += 1
-                continue
+        if not m:
+            i += 1
+            continue
         indent, name = len(m.group(1)), m.group(2)
         # the signature runs to the line ending in ':' outside brackets
         sig, j, depth = "", i, 0

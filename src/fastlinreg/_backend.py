@@ -1,4 +1,11 @@
-"""Which kernels run: the compiled ones or their NumPy twins.
+"""Which kernels run, on how many threads, and every choice that depends on it.
+
+An :class:`Engine` is a resolved backend (its name and kernel module) with the
+caller's ``n_jobs``; it holds every routing threshold of the package (when a
+second thread pays, which passes BLAS does better than the kernels, when
+conjugate gradients run as one compiled call, how large the sufficient
+statistics may grow), so that a fit asks one object instead of reading
+constants from several modules.
 
 ``backend="auto"`` (the default everywhere) means the value of the environment
 variable ``FASTLINREG_BACKEND`` when it is set, else the compiled kernels when
@@ -25,8 +32,9 @@ import os
 import threading
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import threadpoolctl
 
@@ -35,7 +43,10 @@ from ._exceptions import BackendWarning
 
 __all__ = [
     "BACKENDS",
+    "Engine",
     "available_backends",
+    "blas_threads",
+    "check_n_jobs",
     "get_kernels",
     "resolve_backend",
     "resolve_n_threads",
@@ -168,14 +179,9 @@ def resolve_n_threads(n_jobs: int | None, kernels: ModuleType, n_elements: int) 
     docstring). The result does not change the answer, only the speed.
     """
     wanted: int
+    check_n_jobs(n_jobs)
     if n_jobs is None:
         wanted = kernels.max_threads()
-    elif (
-        isinstance(n_jobs, bool)
-        or not isinstance(n_jobs, numbers.Integral)
-        or n_jobs == 0
-    ):
-        raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}")
     elif n_jobs < 0:
         wanted = max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
     else:
@@ -183,6 +189,16 @@ def resolve_n_threads(n_jobs: int | None, kernels: ModuleType, n_elements: int) 
     if not kernels.HAS_OPENMP or n_elements < _THREAD_MIN_ELEMENTS or _in_forked_child:
         return 1
     return max(1, min(wanted, _MAX_THREADS))
+
+
+def check_n_jobs(n_jobs: Any) -> None:
+    """``n_jobs`` must be None or a non-zero integer."""
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool)
+        or not isinstance(n_jobs, numbers.Integral)
+        or n_jobs == 0
+    ):
+        raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}")
 
 
 def blas_threads(
@@ -234,3 +250,64 @@ def _bounded_blas(n_threads: int) -> Iterator[None]:
             if _blas_users == 0 and _blas_limiter is not None:
                 _blas_limiter.restore_original_limits()
                 _blas_limiter = None
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A resolved backend, the caller's ``n_jobs``, and the routing thresholds.
+
+    Pickles by name (a module does not pickle), so that Dask can ship it.
+    """
+
+    name: str
+    kernels: ModuleType
+    n_jobs: int | None = None
+
+    # Below this many elements of X a second thread costs more than it saves.
+    THREAD_MIN_ELEMENTS: ClassVar[int] = _THREAD_MIN_ELEMENTS
+    # From this many features on, the statistics pass (d² products a row) is
+    # BLAS's job (NumPy's matmul on centred blocks) rather than the compiled
+    # ``gram``, which sums its products in register tiles: at 48 features it
+    # still beat blocked BLAS on one thread (134 ms against 160 ms on 2 cores,
+    # 3e5 rows); at 64 it needs both threads.
+    STATS_BLAS_MIN_FEATURES: ClassVar[int] = 64
+    # From this many features on, the d² products a row of a robust loss's
+    # Hessian are BLAS's job (the NumPy twin's matmul on the rows with
+    # curvature), not the compiled hand loop.
+    HESSIAN_BLAS_MIN_FEATURES: ClassVar[int] = 16
+    # Up to this d, conjugate gradients on the statistics run in one kernel
+    # call (the Python loop's steps without its per-iteration overhead).
+    KERNEL_CG_MAX_FEATURES: ClassVar[int] = 64
+    # The sufficient statistics take (d + 1)² doubles: up to this d, gather
+    # them (precompute="auto").
+    PRECOMPUTE_MAX_FEATURES: ClassVar[int] = 2048
+    # Up to this many elements of X, iterative refinement computes the data's
+    # gradient in double-double arithmetic with exact sums; beyond, the
+    # kernel's.
+    ACCURATE_MAX_ELEMENTS: ClassVar[int] = 1 << 20
+
+    @classmethod
+    def resolve(cls, backend: str = "auto", n_jobs: int | None = None) -> Engine:
+        """The engine of a backend name (``"auto"`` resolved) and ``n_jobs``."""
+        check_n_jobs(n_jobs)
+        name = resolve_backend(backend)
+        return cls(name, get_kernels(name), n_jobs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Engine.resolve, (self.name, self.n_jobs))
+
+    def threads(self, n_elements: int) -> int:
+        """Threads for one pass over ``n_elements`` elements of X."""
+        return resolve_n_threads(self.n_jobs, self.kernels, n_elements)
+
+    def hessian_kernels(self, d: int) -> ModuleType:
+        """The kernels of a robust loss's pass with its Hessian."""
+        return _numpy_kernels if d >= self.HESSIAN_BLAS_MIN_FEATURES else self.kernels
+
+    def compiled_cg(self, d: int) -> bool:
+        """Whether conjugate gradients on ``d`` features run as one call."""
+        return d <= self.KERNEL_CG_MAX_FEATURES
+
+    def stats_by_blas(self, d: int) -> bool:
+        """Whether the statistics of ``d`` features are BLAS's job."""
+        return d >= self.STATS_BLAS_MIN_FEATURES

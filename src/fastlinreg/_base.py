@@ -5,24 +5,62 @@ scikit-learn discovers an estimator by duck typing: ``get_params``,
 underscore. Implementing them here keeps ``import fastlinreg`` free of the
 scikit-learn import (and of the dependency), while ``clone``, pipelines, grid
 search and ``check_estimator`` all work when scikit-learn is installed.
+
+Fitted state changes all at once: :meth:`EstimatorBase._swap_state` replaces
+every fitted attribute in one assignment of the instance's ``__dict__``, under
+the estimator's own lock (:func:`state_lock`), so that a failed or interrupted
+fit leaves the estimator as it was, and two threads never see (or make) half
+a model. :class:`LinearModel` adds what every linear model predicts and
+scores with.
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
 import warnings
+import weakref
 from typing import Any, Self
 
 import numpy as np
+import numpy.typing as npt
 
 from ._exceptions import not_fitted_error_class
-from ._validation import feature_names_of
+from ._fit import FitSpec, Solution
+from ._gather import Gathered
+from ._stats import SufficientStats
+from ._typing import F64, FloatArray
+from ._validation import (
+    check_lengths,
+    check_sample_weight,
+    check_X,
+    check_y,
+    feature_names_of,
+)
 
-__all__ = ["EstimatorBase"]
+__all__ = ["EstimatorBase", "LinearModel", "r2_score", "state_lock"]
+
+# One lock per estimator, outside the instance (a lock in __dict__ would make
+# the estimator impossible to pickle or deepcopy), dropped with it.
+_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def state_lock(estimator: Any) -> threading.RLock:
+    """The lock that serialises changes to ``estimator``'s fitted state."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(estimator)
+        if lock is None:
+            lock = _LOCKS[estimator] = threading.RLock()
+        return lock
 
 
 class EstimatorBase:
     """Parameter handling, repr, tags and input bookkeeping for estimators."""
+
+    # Set by fit (declared, not defined: absent until then).
+    n_features_in_: int
+    feature_names_in_: npt.NDArray[np.object_]
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -109,14 +147,34 @@ class EstimatorBase:
                 "'fit' with appropriate arguments before using this estimator."
             )
 
-    def _remember_input(self, X_raw: Any, n_features: int) -> None:
-        """At fit time: record ``n_features_in_`` and ``feature_names_in_``."""
-        self.n_features_in_ = n_features
+    # Attributes a fit sets (those of the input: with a new first chunk only).
+    _FITTED: tuple[str, ...] = ()
+    _INPUT = ("n_features_in_", "feature_names_in_")
+
+    @staticmethod
+    def _input_state(X_raw: Any, n_features: int) -> dict[str, Any]:
+        """At fit time: ``n_features_in_`` and (for named columns)
+        ``feature_names_in_``."""
+        state: dict[str, Any] = {"n_features_in_": n_features}
         names = feature_names_of(X_raw)
         if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+            state["feature_names_in_"] = names
+        return state
+
+    def _swap_state(self, state: dict[str, Any], *, new_input: bool) -> None:
+        """Replace every fitted attribute by those of ``state``, in one step.
+
+        The new ``__dict__`` is built aside and assigned at once, under the
+        estimator's lock: an exception or KeyboardInterrupt before that line
+        leaves the estimator exactly as it was. ``new_input``: the input's
+        attributes (``n_features_in_``, ``feature_names_in_``) are replaced
+        too (a fit), else kept (``partial_fit`` adding rows).
+        """
+        drop = set(self._FITTED) | (set(self._INPUT) if new_input else set())
+        with state_lock(self):
+            new = {k: v for k, v in self.__dict__.items() if k not in drop}
+            new.update(state)
+            self.__dict__ = new
 
     def _check_input(self, X_raw: Any, n_features: int) -> None:
         """After fit: ``X`` must have the fitted number and names of features."""
@@ -179,3 +237,249 @@ def _same(a: Any, b: Any) -> bool:
         return bool(type(a) is type(b) and a == b)
     except (TypeError, ValueError):  # e.g. arrays, whose == is elementwise
         return False
+
+
+class LinearModel(EstimatorBase):
+    """An estimator with ``coef_`` and ``intercept_``: committing the
+    solutions of a fit to them, ``predict`` and ``score``."""
+
+    # Set by fit (declared, not defined: absent until then).
+    coef_: FloatArray
+    intercept_: Any
+    loss_curve_: F64 | list[F64]
+    n_iter_: int
+    converged_: bool
+    stop_reason_: str
+    precomputed_: bool
+    solver_: str
+    backend_: str
+    _stats: SufficientStats | None
+
+    # Every attribute a fit sets (see EstimatorBase._swap_state).
+    _FITTED = (
+        "coef_",
+        "intercept_",
+        "loss_curve_",
+        "n_iter_",
+        "converged_",
+        "stop_reason_",
+        "precomputed_",
+        "solver_",
+        "backend_",
+        "_stats",
+    )
+
+    def _commit(
+        self,
+        spec: FitSpec,
+        solutions: list[Solution],
+        gathered: Gathered,
+        *,
+        X_raw: Any,
+    ) -> Self:
+        """Set every fitted attribute at once from the solutions (one per
+        target), or none.
+
+        Everything is computed first (a float32 model whose coefficients
+        exceed float32 raises here, with nothing changed); the warnings of the
+        solutions are issued, then the state is swapped in one step.
+        ``X_raw``: the input whose feature count and names to remember (None:
+        keep those remembered).
+        """
+        state = _fitted_state(solutions, gathered.dtype)
+        state["precomputed_"] = gathered.stats is not None
+        state["backend_"] = spec.engine.name
+        # What partial_fit adds to (None: nothing to add to).
+        state["_stats"] = gathered.stats
+        if X_raw is not None:
+            state.update(self._input_state(X_raw, gathered.n_features))
+        for solution in solutions:
+            for warning in solution.warnings:
+                warnings.warn(warning, stacklevel=3)
+        self._swap_state(state, new_input=X_raw is not None)
+        return self
+
+    def predict(self, X: npt.ArrayLike) -> FloatArray:
+        """Predict ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples,)
+            Samples; a 1-D array is one feature.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predictions, float32 for float32 input, else float64. For a Dask
+            array ``X``, a lazy Dask array chunked like the rows of ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlinreg import LinearRegression
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> model = LinearRegression().fit(X, 2.0 * X[:, 0] + 1.0)
+        >>> model.predict([[10.0], [20.0]]).round(6).tolist()
+        [21.0, 41.0]
+        """
+        self._check_is_fitted()
+        from ._dask import is_dask_collection
+
+        if is_dask_collection(X):
+            return self._predict_dask(X)  # type: ignore[no-any-return]
+        Xa = check_X(X)
+        self._check_input(X, Xa.shape[1])
+        coef = self.coef_.astype(Xa.dtype, copy=False)
+        intercept = np.asarray(self.intercept_).astype(Xa.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            # NumPy's overloads do not map over FloatArray's union: Any.
+            pred = Xa @ coef.T + intercept  # type: ignore[operator]
+            if Xa.dtype != np.float64 and not np.isfinite(pred).all():
+                # float32 partial sums may overflow where the prediction does
+                # not (terms of opposite sign near the limit): in float64.
+                wide = Xa.astype(np.float64) @ np.asarray(self.coef_, np.float64).T
+                pred = (wide + np.asarray(self.intercept_, np.float64)).astype(Xa.dtype)
+        if not np.isfinite(pred).all():
+            raise ValueError(
+                "X holds values so large that the predictions overflow "
+                f"{Xa.dtype.name}; rescale X"
+            )
+        return pred  # type: ignore[no-any-return]
+
+    def _predict_dask(self, X: Any) -> Any:
+        from ._dask import as_dask_X, predict_blocks
+
+        if np.ndim(self.coef_) != 1:
+            raise ValueError("a model of several targets cannot predict on Dask arrays")
+        Xd = as_dask_X(X)
+        self._check_input(X, int(Xd.shape[1]))
+        coef = np.asarray(self.coef_, dtype=np.float64)
+        return predict_blocks(Xd, coef, float(self.intercept_))
+
+    def score(
+        self,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> float:
+        """Coefficient of determination R² of the predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples,)
+            Samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows in both sums.
+
+        Returns
+        -------
+        float
+            ``1 - SS_res / SS_tot`` (weighted sums of squares; the average
+            over targets for several); 1.0 for a perfect fit of a constant
+            target, 0.0 for an imperfect one. With Dask arrays the two sums
+            are computed (one pass) on the active scheduler.
+
+        Examples
+        --------
+        >>> import fastlinreg
+        >>> X, y = fastlinreg.make_regression(random_state=42)
+        >>> model = fastlinreg.LinearRegression().fit(X, y)
+        >>> round(model.score(X, y), 4)
+        0.9953
+        """
+        from ._dask import is_dask_collection
+
+        if is_dask_collection(X) or is_dask_collection(y):
+            from ._dask import r2
+
+            if sample_weight is not None:
+                raise ValueError("sample_weight is not supported with Dask arrays")
+            return r2(y, self.predict(X))
+        # The target's problems first, then the predictions'.
+        ya = check_y(y, multi_output=True)
+        pred = self.predict(X)
+        check_lengths(pred.shape[0], ya)
+        if ya.shape != pred.shape:
+            raise ValueError(
+                f"y has shape {ya.shape}, but the model predicts {pred.shape}"
+            )
+        return r2_score(ya, pred, check_sample_weight(sample_weight, ya.shape[0]))
+
+
+def r2_score(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    sample_weight: npt.ArrayLike | None = None,
+) -> float:
+    """R² of predictions, computed in float64 (averaged over columns).
+
+    Examples
+    --------
+    >>> from fastlinreg.linear_model import r2_score
+    >>> r2_score([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    1.0
+    """
+    yt = np.asarray(y_true, dtype=np.float64)
+    yp = np.asarray(y_pred, dtype=np.float64)
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+    if yt.ndim == 2:
+        return float(
+            np.mean([r2_score(yt[:, j], yp[:, j], w) for j in range(yt.shape[1])])
+        )
+    ss_res, ss_tot = _sums_of_squares(yt, yp, w)
+    if not (np.isfinite(ss_res) and np.isfinite(ss_tot)):
+        raise ValueError(
+            "y or the predictions hold values so large that their squares "
+            "overflow float64: R² cannot be computed; rescale y"
+        )
+    if ss_tot == 0.0:
+        return 1.0 if ss_res == 0.0 else 0.0
+    return 1.0 - ss_res / ss_tot
+
+
+def _sums_of_squares(yt: F64, yp: F64, w: F64 | None) -> tuple[float, float]:
+    """(Σ w (y − ŷ)², Σ w (y − ȳ)²), weights 1 when ``w`` is None."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        resid = yt - yp
+        if w is None:
+            dev = yt - yt.mean()
+            return float(resid @ resid), float(dev @ dev)
+        dev = yt - float(w @ yt) / float(w.sum())
+        return float((w * resid) @ resid), float((w * dev) @ dev)
+
+
+def _fitted_state(solutions: list[Solution], dtype: np.dtype[Any]) -> dict[str, Any]:
+    """The fitted attributes the solutions (one per target) make."""
+    first = solutions[0]
+    results = [s.result for s in solutions]
+    # (Solutions are finite float64: only a narrower dtype can overflow.)
+    if dtype != np.float64:
+        largest = max(
+            float(np.abs(s.coef).max(initial=abs(s.intercept))) for s in solutions
+        )
+        if largest > float(np.finfo(dtype).max):
+            raise ValueError(
+                f"the fitted coefficients (up to {largest:.3g}) exceed the "
+                f"range of {dtype.name}, the dtype of X; fit float64 data instead"
+            )
+    state: dict[str, Any] = {}
+    loss_curve: F64 | list[F64]
+    if len(solutions) == 1:
+        state["coef_"] = first.coef.astype(dtype)
+        state["intercept_"] = dtype.type(first.intercept)
+        loss_curve = first.result.loss_curve
+    else:
+        state["coef_"] = np.stack([s.coef for s in solutions]).astype(dtype)
+        state["intercept_"] = np.array([s.intercept for s in solutions], dtype=dtype)
+        loss_curve = [r.loss_curve for r in results]
+    state["loss_curve_"] = loss_curve
+    state["n_iter_"] = max(r.n_iter for r in results)
+    state["converged_"] = all(r.converged for r in results)
+    state["stop_reason_"] = next(
+        (r.stop_reason for r in results if not r.converged),
+        first.result.stop_reason,
+    )
+    state["solver_"] = first.solver
+    return state

@@ -20,6 +20,9 @@ Per-iteration path (``precompute=False``)
 
 Inside a task the kernel runs on one thread unless ``n_jobs`` says otherwise:
 the scheduler already runs one task per worker thread.
+
+This module gathers :class:`~fastlinreg._fit.Problem` objects, as ``_gather``
+does for arrays in memory; it never sees an estimator.
 """
 
 from __future__ import annotations
@@ -27,15 +30,17 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from ._backend import get_kernels, resolve_n_threads
-from ._objectives import Coordinates, SufficientStats, sufficient_stats
+from ._coords import Coordinates
+from ._fit import FitSpec, Problem, stats_problems
+from ._gather import Gathered
+from ._stats import SufficientStats, sufficient_stats
+from ._typing import F64, FloatArray
 from ._validation import (
-    FloatArray,
     as_2d,
     as_target,
     check_lengths,
@@ -45,19 +50,15 @@ from ._validation import (
     require_y,
 )
 
-if TYPE_CHECKING:
-    from .linear_model import LinearRegression
-
 __all__ = [
+    "as_dask_X",
     "as_dask_X_y",
-    "dask_fit",
-    "dask_predict",
-    "dask_score",
+    "gather",
     "gather_stats",
     "is_dask_collection",
+    "predict_blocks",
+    "r2",
 ]
-
-F64 = npt.NDArray[np.float64]
 
 
 def _import(name: str) -> Any:
@@ -362,69 +363,41 @@ class DaskStreamingMSE:
         return float(total[0]), self.coords.gradient(total[1 : d + 1], total[d + 1])
 
 
-def dask_fit(
-    model: LinearRegression,
-    X: Any,
-    y: Any,
-    *,
-    coef_init: npt.ArrayLike | None,
-    intercept_init: Any,
-) -> None:
-    """``model.fit`` on Dask arrays: gather on the scheduler, solve here."""
+def gather(spec: FitSpec, X: Any, y: Any) -> Gathered:
+    """A fit's pass over Dask arrays, on the active scheduler."""
     dask = _import("dask")
     delayed = dask.delayed
 
-    from .linear_model import _use_stats
-
-    backend, _ = model._prepare()
-    if model.loss != "squared_error":
+    if spec.loss.name != "squared_error":
         raise ValueError(
-            f"loss={model.loss!r} is not supported on Dask arrays (yet); "
+            f"loss={spec.loss.name!r} is not supported on Dask arrays (yet); "
             "only the squared error, whose sufficient statistics merge"
         )
     Xd, yd = as_dask_X_y(X, y)
     d = int(Xd.shape[1])
-    if _use_stats(model.precompute, d):
-        stats = gather_stats(Xd, yd, backend, model.n_jobs)
-        model._fit_stats(
-            stats,
-            X_raw=X,
-            dtype=Xd.dtype,
-            backend=backend,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-            stacklevel=4,
-        )
-        return
+    backend, n_jobs = spec.engine.name, spec.engine.n_jobs
+    if spec.use_stats(d):
+        stats = gather_stats(Xd, yd, backend, n_jobs)
+        return Gathered(stats_problems(stats), 1, d, Xd.dtype, stats)
     # One pass per evaluation: keep the data where they are computed.
     Xd, yd = dask.persist(Xd, yd)
     chunk = delayed(_chunk_moments, pure=True)
-    parts = [chunk(xb, yb, backend, model.n_jobs) for xb, yb in _blocks(Xd, yd)]
+    parts = [chunk(xb, yb, backend, n_jobs) for xb, yb in _blocks(Xd, yd)]
     ((n, mean, m2),) = dask.compute(
         _task_tree(parts, delayed(_merge_moments, pure=True))
     )
     if not (np.isfinite(mean).all() and np.isfinite(m2).all()):
         _raise_not_finite(Xd, yd)
-    n_jobs = model.n_jobs
-    model._solve(
-        lambda coords: DaskStreamingMSE(Xd, yd, coords, backend, n_jobs),
-        mean,
-        m2 / n,
-        stats=None,
-        X_raw=X,
-        dtype=Xd.dtype,
-        backend=backend,
-        coef_init=coef_init,
-        intercept_init=intercept_init,
-        stacklevel=4,
-        n_rows=n,
-    )
+
+    def objective(coords: Coordinates) -> DaskStreamingMSE:
+        return DaskStreamingMSE(Xd, yd, coords, backend, n_jobs)
+
+    problem = Problem(mean, m2 / n, n, objective=objective)
+    return Gathered([problem], 1, d, Xd.dtype)
 
 
-def dask_predict(model: LinearRegression, X: Any) -> Any:
-    """``model.predict`` on a Dask array: a lazy Dask array, one task a chunk."""
-    if np.ndim(model.coef_) != 1:
-        raise ValueError("a model of several targets cannot predict on Dask arrays")
+def as_dask_X(X: Any) -> Any:
+    """``X`` as a validated 2-D float Dask array with one chunk of columns."""
     Xd = _as_dask_float(X, "X")
     if Xd.ndim == 1:
         Xd = Xd[:, None]
@@ -432,29 +405,31 @@ def dask_predict(model: LinearRegression, X: Any) -> Any:
         raise ValueError(
             f"X must be a 1-D or 2-D array, got {Xd.ndim} dimensions (shape={Xd.shape})"
         )
-    model._check_input(X, int(Xd.shape[1]))
     if Xd.numblocks[1] > 1:
         Xd = Xd.rechunk({1: -1})
+    return Xd
+
+
+def predict_blocks(Xd: Any, coef: F64, intercept: float) -> Any:
+    """``Xd @ coef + intercept``: a lazy Dask array, one task a chunk."""
     return Xd.map_blocks(
         _predict_block,
-        np.asarray(model.coef_, dtype=np.float64),
-        float(model.intercept_),
+        np.asarray(coef, dtype=np.float64),
+        float(intercept),
         drop_axis=1,
         dtype=Xd.dtype,
         meta=np.empty((0,), dtype=Xd.dtype),
     )
 
 
-def dask_score(model: LinearRegression, X: Any, y: Any) -> float:
-    """``model.score`` on Dask arrays: R², both sums computed together."""
+def r2(y: Any, pred: Any) -> float:
+    """R² of predictions (Dask, or NumPy to be wrapped) against a Dask ``y``:
+    both sums computed together, in one pass."""
     dask = _import("dask")
     da = _import("dask.array")
 
-    pred = (
-        dask_predict(model, X)
-        if is_dask_collection(X)
-        else da.from_array(model.predict(X))
-    )
+    if not is_dask_collection(pred):
+        pred = da.from_array(pred)
     yd = _as_dask_float(y, "y")
     if yd.ndim == 2 and yd.shape[1] == 1:
         yd = yd[:, 0]

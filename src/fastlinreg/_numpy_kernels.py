@@ -1,10 +1,14 @@
-"""NumPy twins of the compiled kernels in ``_kernels.pyx``.
+"""NumPy twins of the compiled kernels of the ``_kernels`` package.
 
 Same names, same signatures, same results (to rounding). They are the fallback
 when the extension is missing, and the specification the compiled kernels are
 tested against. Rows are processed in blocks so that no temporary grows with
 the number of rows, and float32 input is summed in float64 like the compiled
 code does.
+
+This module imports from the package only what sits below it: the shared
+codes, the type aliases and the solver loops (the twin of ``gram_cg`` is the
+solvers' own conjugate gradients on :class:`GramObjective`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,13 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import numpy.typing as npt
 
+from ._codes import LOSS_CODES
+from ._solver import StopRule, conjugate_gradient
+from ._typing import F64
+
 __all__ = [
     "HAS_OPENMP",
+    "GramObjective",
     "gram",
     "gram_cg",
     "loss_gradient",
@@ -32,7 +41,6 @@ HAS_OPENMP = False
 _BLOCK_ELEMENTS = 1 << 18
 
 Array = npt.NDArray[np.floating]
-F64 = npt.NDArray[np.float64]
 
 
 def max_threads() -> int:
@@ -270,8 +278,12 @@ def _centred_block_gram(xs: F64, ys: F64, ws: Workspace) -> tuple[F64, F64, floa
     return bmean, block @ block.T, float(xs.shape[0])
 
 
-# Loss codes of robust_loss_gradient.
-_SQUARED, _ABSOLUTE, _HUBER, _QUANTILE, _EPS_INSENSITIVE = range(5)
+# Loss codes of robust_loss_gradient (the table the compiled twin reads too).
+_SQUARED = LOSS_CODES["squared_error"]
+_ABSOLUTE = LOSS_CODES["absolute_error"]
+_HUBER = LOSS_CODES["huber"]
+_QUANTILE = LOSS_CODES["quantile"]
+_EPS_INSENSITIVE = LOSS_CODES["epsilon_insensitive"]
 
 
 def robust_loss_gradient(
@@ -308,8 +320,8 @@ def robust_loss_gradient(
     coef, x_offset : (d,) float64
     intercept, y_offset : float
     loss : int
-        0 squared, 1 absolute, 2 Huber, 3 quantile (pinball), 4
-        epsilon-insensitive.
+        A code of ``_codes.LOSS_CODES``: 0 squared, 1 absolute, 2 Huber, 3
+        quantile (pinball), 4 epsilon-insensitive.
     epsilon : float
         Huber threshold / epsilon-insensitive width (losses 2 and 4).
     quantile : float
@@ -456,8 +468,9 @@ def _check_robust_args(
     hessian_shape: tuple[int, ...],
 ) -> None:
     """The arguments robust_loss_gradient cannot take (as the compiled twin)."""
-    if not 0 <= loss <= 4:
-        raise ValueError(f"unknown loss code {loss}; expected 0 to 4")
+    if loss not in LOSS_CODES.values():
+        codes = ", ".join(f"{c} ({name})" for name, c in LOSS_CODES.items())
+        raise ValueError(f"unknown loss code {loss}; expected one of {codes}")
     if loss in (_HUBER, _EPS_INSENSITIVE) and not epsilon >= 0.0:
         raise ValueError(f"epsilon must be >= 0, got {epsilon}")
     if loss == _QUANTILE and not 0.0 < quantile < 1.0:
@@ -470,6 +483,101 @@ def _check_robust_args(
         raise ValueError(
             f"hessian has shape {hessian_shape}; expected (0, 0) or {(d + 1, d + 1)}"
         )
+
+
+class GramObjective:
+    """The mean squared error from sufficient statistics: O(d²) per call.
+
+    ``n``, ``mean`` and ``cov`` are the statistics of ``[X | y]`` (count,
+    means, centred cross-products); ``offset``, ``scale``, ``fit_intercept``
+    and ``y_offset`` the solver's coordinates (see ``_coords.Coordinates``).
+    The statistics are mapped once into those coordinates: with
+    ``z = (x − offset) / scale`` (so ``theta = (v, c)`` are the coefficients
+    of ``z`` and the intercept), ``A = cov(z)``, ``b = cov(z, y)``,
+    ``s_yy = var(y)`` and ``δ = mean(z)`` (zero when the offset is the mean).
+    Then ``mean(e²) = s_yy − 2 v·b + v·A v + r²``, where ``r = (mean_y −
+    y_offset) − c − δ·v`` is the mean residual, and the gradient is
+    ``2(A v − b) − 2rδ`` for ``v`` and ``−2r`` for ``c``. The objective
+    :func:`gram_cg` minimises (the compiled twin maps the statistics the same
+    way), and the one the estimator's statistics path evaluates.
+    """
+
+    def __init__(
+        self,
+        cov: F64,
+        mean: F64,
+        n: float,
+        offset: F64,
+        scale: F64,
+        fit_intercept: bool,
+        y_offset: float,
+    ) -> None:
+        d = offset.shape[0]
+        self.n = n
+        self.fit_intercept = bool(fit_intercept)
+        # cov([z | y]) in one division: the columns of X scaled, y's not.
+        s = np.ones(d + 1)
+        s[:d] = scale
+        cz = cov / (float(n) * np.multiply.outer(s, s))
+        self.zz = cz[:d, :d]
+        self.zy = cz[:d, d]
+        self.yy = float(cz[d, d])
+        self.delta = (mean[:d] - offset) / scale
+        self.centred = not self.delta.any()
+        self.mean_y = float(mean[d] - y_offset)
+        self._hessian: F64 | None = None
+
+    def __call__(self, theta: F64) -> tuple[float, F64]:
+        d = self.zy.shape[0]
+        fit_intercept = self.fit_intercept
+        v = theta[:d]
+        av = self.zz @ v
+        r = self.mean_y - (float(theta[d]) if fit_intercept else 0.0)
+        if not self.centred:
+            r -= float(self.delta @ v)
+        spread = self.yy - 2.0 * float(v @ self.zy) + float(v @ av)
+        loss = max(spread, 0.0) + r * r  # rounding can push the spread below 0
+        g = np.empty(d + 1 if fit_intercept else d)
+        gv = g[:d]
+        np.subtract(av, self.zy, out=gv)
+        gv *= 2.0
+        if not self.centred:
+            gv -= (2.0 * r) * self.delta
+        if fit_intercept:
+            g[d] = -2.0 * r
+        return loss, g
+
+    def hessp(self, v: F64) -> F64:
+        """The Hessian in theta times ``v``."""
+        return self.hessian() @ v
+
+    def curvature(self) -> tuple[float, float]:
+        """Largest and smallest eigenvalues of the Hessian in theta (L, μ)."""
+        if self.fit_intercept and self.centred:
+            # Block diagonal: the intercept's block is exactly 2.
+            h_zz = 2.0 * self.zz
+            eig = np.linalg.eigvalsh(h_zz) if h_zz.shape[0] > 1 else h_zz[0]
+            return max(float(eig[-1]), 2.0), min(float(eig[0]), 2.0)
+        eig = np.linalg.eigvalsh(self.hessian())
+        return float(eig[-1]), float(eig[0])
+
+    def hessian(self) -> F64:
+        """The (constant) Hessian in theta; computed once, read-only."""
+        if self._hessian is None:
+            d = self.zy.shape[0]
+            h_zz = (
+                self.zz if self.centred else self.zz + np.outer(self.delta, self.delta)
+            )
+            if not self.fit_intercept:
+                h = 2.0 * h_zz
+            else:
+                h = np.zeros((d + 1, d + 1))
+                np.multiply(h_zz, 2.0, out=h[:d, :d])
+                h[:d, d] = h[d, :d] = 2.0 * self.delta
+                h[d, d] = 2.0
+            h.flags.writeable = False
+            self._hessian = h
+        return self._hessian
 
 
 def gram_cg(
@@ -486,14 +594,10 @@ def gram_cg(
 ) -> tuple[int, int, str, float, float, list[float]]:
     """Conjugate gradients on sufficient statistics (see the compiled twin).
 
-    The solver's own loop on the statistics' objective: what the compiled
-    kernel does without Python between iterations. ``theta`` holds the start
-    and receives the solution.
+    The solvers' own loop (``_solver.conjugate_gradient``) on
+    :class:`GramObjective`: what the compiled kernel does without Python
+    between iterations. ``theta`` holds the start and receives the solution.
     """
-    # Imported here: those modules import this one.
-    from ._objectives import Coordinates, GramMSE, SufficientStats
-    from ._solver import conjugate_gradient
-
     d = offset.shape[0]
     if (
         cov.shape != (d + 1, d + 1)
@@ -502,12 +606,11 @@ def gram_cg(
         or theta.shape != (d + int(fit_intercept),)
     ):
         raise ValueError("gram_cg: inconsistent shapes")
-    coords = Coordinates(offset, scale, bool(fit_intercept), y_offset)
-    objective = GramMSE(SufficientStats(n, mean, cov), coords)
+    objective = GramObjective(cov, mean, n, offset, scale, fit_intercept, y_offset)
     # Silent on overflow like the compiled twin: the result says "diverged".
     with np.errstate(over="ignore", invalid="ignore"):
         result = conjugate_gradient(
-            objective, theta, hessp=objective.hessp, max_iter=max_iter, gtol=gtol
+            objective, theta, StopRule(max_iter, gtol), hessp=objective.hessp
         )
     theta[:] = result.theta
     return (

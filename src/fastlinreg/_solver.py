@@ -34,21 +34,14 @@ statistics) and a starting point.
     whatever the conditioning; the gradient is re-evaluated by the objective
     at every step (not updated recursively), so rounding does not accumulate.
 
-``proximal_newton``
-    For every loss and penalty: at each iterate the objective's smooth part is
-    replaced by its second-order model (value, gradient and Hessian from one
-    pass of the kernel, or from sufficient statistics), the L1 part kept
-    exact, and the model minimised: by a Cholesky solve without L1, by
-    coordinate descent with soft-thresholding with it (so coefficients become
-    exactly zero). A backtracking line search on the true objective takes a
-    fraction of that step. The objective may come in stages (smoothing
-    levels of a non-smooth loss, solved one after another from the previous
-    solution); each but the last ends when the step's predicted decrease is
-    below the stage's tolerance.
-
-Every loop stops when ``|g| <= gtol`` at the current iterate (converged),
-after ``max_iter`` iterations, when a monitor asks it to, or when the
-objective stops being finite or grows past ``_DIVERGED`` times its start.
+Every loop reads one :class:`StopRule` (``max_iter``, ``gtol``, the
+objective's scale and the monitor) and stops when ``|g| <= gtol`` at the
+current iterate (converged), after ``max_iter`` iterations, when the monitor
+asks it to, or when the objective stops being finite or grows past
+``_DIVERGED`` times its start. The proximal Newton loop, for the other losses
+and the penalties, is in ``_newton``. This module imports nothing of the
+package but the type aliases: the NumPy twin of the compiled ``gram_cg`` runs
+:func:`conjugate_gradient` itself, so there is one CG in Python.
 """
 
 from __future__ import annotations
@@ -56,23 +49,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
+
+from ._typing import F64, Objective
 
 __all__ = [
-    "Evaluation",
-    "SecondOrder",
+    "Monitor",
     "SolverResult",
+    "StopRule",
     "accelerated_gradient",
     "conjugate_gradient",
     "gradient_descent",
-    "proximal_newton",
 ]
 
-F64 = npt.NDArray[np.float64]
-Objective = Callable[[F64], tuple[float, F64]]
 # monitor(iteration, theta, loss, grad_norm) -> True to stop
 Monitor = Callable[[int, F64, float, float], bool]
 
@@ -111,6 +101,28 @@ def _norm(g: F64) -> float:
     unit = _unit(g)
     u = g / unit
     return unit * math.sqrt(float(u @ u))
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """When a loop stops, read by every loop (one bundle, not a relay of
+    keywords).
+
+    ``max_iter`` iterations at most; converged when the gradient's norm is at
+    most ``gtol``; ``f_scale`` is the scale of the terms the objective sums
+    (for the mean squared error, the variance of y), which sets the rounding
+    slack of the sufficient-decrease tests; ``monitor`` is called at the start
+    and after every iteration and stops the loop by returning True.
+    """
+
+    max_iter: int
+    gtol: float
+    f_scale: float = 0.0
+    monitor: Monitor | None = None
+
+    def slack(self, f: float) -> float:
+        """What rounding may hide of a decrease of an objective near ``f``."""
+        return _ROUNDING_SLACK * (abs(f) + self.f_scale)
 
 
 @dataclass(frozen=True)
@@ -158,19 +170,9 @@ class SolverResult:
 class _Run:
     """Book-keeping shared by the loops: history, stopping tests, the monitor."""
 
-    def __init__(
-        self,
-        fun: Objective,
-        gtol: float,
-        max_iter: int,
-        monitor: Monitor | None,
-        f_scale: float,
-    ) -> None:
+    def __init__(self, fun: Objective, rule: StopRule) -> None:
         self.fun = fun
-        self.gtol = gtol
-        self.max_iter = max_iter
-        self.monitor = monitor
-        self.f_scale = f_scale
+        self.rule = rule
         self.n_evals = 0
         self.n_iter = 0
         self.curve: list[float] = []
@@ -195,7 +197,7 @@ class _Run:
         return self.fun(theta)
 
     def slack(self) -> float:
-        return _ROUNDING_SLACK * (abs(self.f) + self.f_scale)
+        return self.rule.slack(self.f)
 
     def accept(self, theta: F64, f: float, g: F64) -> str | None:
         """Move to a new iterate; the reason to stop, if there is one."""
@@ -210,13 +212,14 @@ class _Run:
         return self.check()
 
     def check(self) -> str | None:
-        if self.monitor is not None and self.monitor(
+        rule = self.rule
+        if rule.monitor is not None and rule.monitor(
             self.n_iter, self.theta, self.f, self.gnorm
         ):
             return "callback"
-        if self.gnorm <= self.gtol:
+        if self.gnorm <= rule.gtol:
             return "converged"
-        if self.n_iter >= self.max_iter:
+        if self.n_iter >= rule.max_iter:
             return "max_iter"
         return None
 
@@ -235,21 +238,14 @@ class _Run:
 def gradient_descent(
     fun: Objective,
     theta0: F64,
+    rule: StopRule,
     *,
     step: float,
-    max_iter: int,
-    gtol: float,
     line_search: bool,
-    f_scale: float = 0.0,
-    monitor: Monitor | None = None,
 ) -> SolverResult:
-    """Minimise ``fun`` from ``theta0`` by gradient descent (module docstring).
-
-    ``f_scale`` is the scale of the terms the objective sums (for the mean
-    squared error, the variance of y); it sets the rounding slack of the line
-    search. ``monitor`` is called after every iteration.
-    """
-    run = _Run(fun, gtol, max_iter, monitor, f_scale)
+    """Minimise ``fun`` from ``theta0`` by gradient descent (module docstring):
+    a fixed ``step``, or a first trial step of a backtracking line search."""
+    run = _Run(fun, rule)
     reason = run.start(theta0)
     t = float(step)
     growing = line_search
@@ -284,13 +280,10 @@ def gradient_descent(
 def accelerated_gradient(
     fun: Objective,
     theta0: F64,
+    rule: StopRule,
     *,
     lipschitz: float,
     strong_convexity: float = 0.0,
-    max_iter: int,
-    gtol: float,
-    f_scale: float = 0.0,
-    monitor: Monitor | None = None,
 ) -> SolverResult:
     """Minimise ``fun`` from ``theta0`` by Nesterov's method (module docstring).
 
@@ -298,7 +291,7 @@ def accelerated_gradient(
     upwards when needed); ``strong_convexity`` its lower counterpart ``μ``
     (0 when unknown).
     """
-    run = _Run(fun, gtol, max_iter, monitor, f_scale)
+    run = _Run(fun, rule)
     reason = run.start(theta0)
     L = float(lipschitz)
     mu = float(strong_convexity)
@@ -346,12 +339,9 @@ def accelerated_gradient(
 def conjugate_gradient(
     fun: Objective,
     theta0: F64,
+    rule: StopRule,
     *,
     hessp: Callable[[F64], F64],
-    max_iter: int,
-    gtol: float,
-    f_scale: float = 0.0,
-    monitor: Monitor | None = None,
 ) -> SolverResult:
     """Minimise a convex quadratic ``fun`` by conjugate gradients.
 
@@ -359,7 +349,7 @@ def conjugate_gradient(
     directions are restarted from the steepest descent one every
     ``dim(theta)`` steps, and whenever a direction stops being one of descent.
     """
-    run = _Run(fun, gtol, max_iter, monitor, f_scale)
+    run = _Run(fun, rule)
     reason = run.start(theta0)
     direction = -run.g
     since_restart = 0
@@ -389,196 +379,3 @@ def conjugate_gradient(
             beta, since_restart = 0.0, 0
         direction = -g_new + beta * direction
     return run.result(reason)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The smooth part of an objective at ``theta``: value, gradient and
-    Hessian, and the exact value (which differs while a loss is smoothed)."""
-
-    value: float
-    grad: F64
-    hessian: F64
-    exact: float
-
-
-class SecondOrder(Protocol):
-    """An objective the Newton loop can minimise, possibly in stages."""
-
-    final: bool
-
-    def evaluate(self, theta: F64) -> Evaluation: ...
-    def stage_tol(self) -> float: ...
-    def advance(self, exact: float) -> bool: ...
-
-
-# Coordinate descent on the Newton model: sweeps until no coordinate moves by
-# more than this fraction of the largest.
-_CD_TOL = 1e-13
-_CD_MAX_SWEEPS = 10_000
-_MAX_DAMPING_TRIES = 12
-_MIN_DAMPING = 1e-9
-
-
-def _soft(v: float, t: float) -> float:
-    return math.copysign(max(abs(v) - t, 0.0), v)
-
-
-def _min_norm_subgradient(theta: F64, g: F64, l1: F64) -> F64:
-    """The smallest element of the subdifferential of ``f + Σ l1·|θ|``.
-
-    Zero exactly at the minimum; for a θ_j at zero the L1 term absorbs up to
-    ``l1_j`` of its gradient.
-    """
-    at_zero = theta == 0.0
-    sub = g + l1 * np.sign(theta)
-    sub[at_zero] = np.sign(g[at_zero]) * np.maximum(np.abs(g[at_zero]) - l1[at_zero], 0)
-    return sub
-
-
-def _newton_step(theta: F64, g: F64, H: F64, l1: F64, damping: float) -> F64:
-    """Minimise ``g·δ + ½ δᵀ(H + μI)δ + Σ l1·|θ + δ|`` over δ.
-
-    ``μ = damping ×`` the largest diagonal entry of H (Levenberg-Marquardt);
-    a singular H (a constant column, fewer rows with curvature than unknowns)
-    gets a growing μ until its Cholesky factor exists. Without L1, a Cholesky
-    solve; with L1, cyclic coordinate descent on ``u = θ + δ`` with
-    soft-thresholding.
-    """
-    dim = theta.shape[0]
-    diag = np.diag(H).copy()
-    scale = float(diag.max()) if dim and diag.max() > 0 else 1.0
-    mu = damping * scale
-    for _ in range(_MAX_DAMPING_TRIES):
-        try:
-            chol = np.linalg.cholesky(H + mu * np.eye(dim))
-            break
-        except np.linalg.LinAlgError:
-            mu = max(mu * 100.0, 1e-12 * scale)
-    else:
-        return -g / scale
-    if not l1.any():
-        z = np.linalg.solve(chol, -g)
-        return np.asarray(np.linalg.solve(chol.T, z))
-    # minimise ½ uᵀ A u − bᵀ u + Σ l1·|u|, A = H + μI, b = A θ − g
-    A = H + mu * np.eye(dim)
-    u = theta.copy()
-    Au = A @ u
-    b = Au - g
-    adiag = np.diag(A)
-    for _ in range(_CD_MAX_SWEEPS):
-        biggest_move = 0.0
-        for j in range(dim):
-            if adiag[j] <= 0.0:
-                continue
-            # r_j = b_j − Σ_{k≠j} A_jk u_k
-            r_j = b[j] - (Au[j] - adiag[j] * u[j])
-            new = _soft(r_j, l1[j]) / adiag[j]
-            move = new - u[j]
-            if move != 0.0:
-                Au += A[:, j] * move
-                u[j] = new
-                biggest_move = max(biggest_move, abs(move))
-        if biggest_move <= _CD_TOL * max(float(np.abs(u).max()), 1e-300):
-            break
-    return u - theta
-
-
-def proximal_newton(
-    objective: SecondOrder,
-    theta0: F64,
-    *,
-    l1: F64,
-    l2: F64,
-    max_iter: int,
-    gtol: float,
-    f_scale: float = 0.0,
-    max_step: float = math.inf,
-    monitor: Monitor | None = None,
-) -> SolverResult:
-    """Minimise ``objective + Σ l1·|θ| + ½ Σ l2·θ²`` by proximal Newton steps.
-
-    ``l1`` and ``l2`` are per-coordinate penalty weights (0 for the intercept).
-    ``max_step`` caps the length of the first step (a step radius that then
-    adapts: the length of the last accepted step after a shortened one,
-    growing fourfold after a full one), so a near-singular Hessian cannot
-    send the first trial to absurd values.
-    Converged when the smallest subgradient's norm is below ``gtol`` in the
-    final stage, or when the step's predicted decrease is below the rounding
-    of the objective (nothing left that float64 can resolve).
-    """
-    theta = np.array(theta0, dtype=np.float64)
-    n_evals = 0
-
-    def evaluate(t: F64) -> tuple[float, float, F64, F64]:
-        nonlocal n_evals
-        n_evals += 1
-        e = objective.evaluate(t)
-        pen = float(l1 @ np.abs(t)) + 0.5 * float(l2 @ (t * t))
-        return e.value + pen, e.exact + pen, e.grad + l2 * t, e.hessian + np.diag(l2)
-
-    F, exact, g, H = evaluate(theta)
-    curve = [exact]
-    n_iter = 0
-    # Levenberg-Marquardt damping, relative to the curvature: raised when a
-    # step had to be shortened (a near-singular H: the smoothed loss's band
-    # holds few rows), lowered after each full step.
-    damping = 0.0
-    reported = -1
-    reason: str | None = None
-    gnorm = _norm(_min_norm_subgradient(theta, g, l1))
-    while reason is None:
-        if not (math.isfinite(F) and math.isfinite(gnorm)):
-            reason = "diverged"
-            break
-        # Once per iterate (a change of stage re-evaluates the same one).
-        if monitor is not None and n_iter != reported:
-            reported = n_iter
-            if monitor(n_iter, theta, exact, gnorm):
-                reason = "callback"
-                break
-        if objective.final and gnorm <= gtol:
-            reason = "converged"
-            break
-        if n_iter >= max_iter:
-            reason = "max_iter"
-            break
-        delta = _newton_step(theta, g, H, l1, damping)
-        length = _norm(delta)
-        if length > max_step:
-            delta *= max_step / length
-            length = max_step
-        # The decrease the model predicts (Armijo's reference slope).
-        pen_now = float(l1 @ np.abs(theta))
-        predicted = float(g @ delta) + float(l1 @ np.abs(theta + delta)) - pen_now
-        rounding = _ROUNDING_SLACK * (abs(F) + f_scale)
-        if objective.final and -predicted <= rounding:
-            reason = "converged"  # what is left is below float64's resolution
-            break
-        if not objective.final and -predicted <= max(objective.stage_tol(), rounding):
-            if objective.advance(exact):
-                F, exact, g, H = evaluate(theta)
-                gnorm = _norm(_min_norm_subgradient(theta, g, l1))
-            continue
-        t = 1.0
-        for _ in range(_MAX_BACKTRACKS):
-            trial = theta + t * delta
-            F_new, exact_new, g_new, H_new = evaluate(trial)
-            if F_new <= F + _ARMIJO * t * predicted + rounding:
-                break
-            t *= _SHRINK
-        else:
-            reason = "line_search_failed"
-            break
-        # A step cut to t suggests a damping 1/t times stronger.
-        damping = max(damping, _MIN_DAMPING) / t if t < 1.0 else damping * 0.1
-        if damping < _MIN_DAMPING:
-            damping = 0.0
-        max_step = t * length if t < 1.0 else max(max_step, 4.0 * length)
-        theta, F, exact, g, H = trial, F_new, exact_new, g_new, H_new
-        gnorm = _norm(_min_norm_subgradient(theta, g, l1))
-        curve.append(exact)
-        n_iter += 1
-        if exact > _diverged_above(curve[0]):
-            reason = "diverged"
-    return SolverResult.stopped(reason, theta, exact, gnorm, n_iter, n_evals, curve)

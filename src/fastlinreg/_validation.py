@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._exceptions import DataConversionWarning
+from ._typing import FloatArray
 
 __all__ = [
     "check_X",
@@ -35,9 +36,6 @@ __all__ = [
     "check_y",
     "feature_names_of",
 ]
-
-FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
-
 
 # float32 and float64 in native byte order: the dtypes taken as they are.
 _NATIVE_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))

@@ -1,0 +1,224 @@
+"""Proximal Newton steps: every loss and penalty.
+
+At each iterate the objective's smooth part is replaced by its second-order
+model (value, gradient and Hessian from one pass of the kernel, or from
+sufficient statistics), the L1 part kept exact, and the model minimised: by a
+Cholesky solve without L1, by coordinate descent with soft-thresholding with
+it (so coefficients become exactly zero). A backtracking line search on the
+true objective takes a fraction of that step. The objective may come in
+stages (smoothing levels of a non-smooth loss, solved one after another from
+the previous solution); each but the last ends when the step's predicted
+decrease is below the stage's tolerance. The stopping rule is the loops' own
+(:class:`~fastlinreg._solver.StopRule`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ._solver import (
+    _ARMIJO,
+    _MAX_BACKTRACKS,
+    _SHRINK,
+    SolverResult,
+    StopRule,
+    _diverged_above,
+    _norm,
+)
+from ._typing import F64
+
+__all__ = ["Evaluation", "SecondOrder", "proximal_newton"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The smooth part of an objective at ``theta``: value, gradient and
+    Hessian, and the exact value (which differs while a loss is smoothed)."""
+
+    value: float
+    grad: F64
+    hessian: F64
+    exact: float
+
+
+class SecondOrder(Protocol):
+    """An objective the Newton loop can minimise, possibly in stages."""
+
+    final: bool
+
+    def evaluate(self, theta: F64) -> Evaluation: ...
+    def stage_tol(self) -> float: ...
+    def advance(self, exact: float) -> bool: ...
+
+
+# Coordinate descent on the Newton model: sweeps until no coordinate moves by
+# more than this fraction of the largest.
+_CD_TOL = 1e-13
+_CD_MAX_SWEEPS = 10_000
+_MAX_DAMPING_TRIES = 12
+_MIN_DAMPING = 1e-9
+
+
+def _soft(v: float, t: float) -> float:
+    return math.copysign(max(abs(v) - t, 0.0), v)
+
+
+def _min_norm_subgradient(theta: F64, g: F64, l1: F64) -> F64:
+    """The smallest element of the subdifferential of ``f + Σ l1·|θ|``.
+
+    Zero exactly at the minimum; for a θ_j at zero the L1 term absorbs up to
+    ``l1_j`` of its gradient.
+    """
+    at_zero = theta == 0.0
+    sub = g + l1 * np.sign(theta)
+    sub[at_zero] = np.sign(g[at_zero]) * np.maximum(np.abs(g[at_zero]) - l1[at_zero], 0)
+    return sub
+
+
+def _newton_step(theta: F64, g: F64, H: F64, l1: F64, damping: float) -> F64:
+    """Minimise ``g·δ + ½ δᵀ(H + μI)δ + Σ l1·|θ + δ|`` over δ.
+
+    ``μ = damping ×`` the largest diagonal entry of H (Levenberg-Marquardt);
+    a singular H (a constant column, fewer rows with curvature than unknowns)
+    gets a growing μ until its Cholesky factor exists. Without L1, a Cholesky
+    solve; with L1, cyclic coordinate descent on ``u = θ + δ`` with
+    soft-thresholding.
+    """
+    dim = theta.shape[0]
+    diag = np.diag(H).copy()
+    scale = float(diag.max()) if dim and diag.max() > 0 else 1.0
+    mu = damping * scale
+    for _ in range(_MAX_DAMPING_TRIES):
+        try:
+            chol = np.linalg.cholesky(H + mu * np.eye(dim))
+            break
+        except np.linalg.LinAlgError:
+            mu = max(mu * 100.0, 1e-12 * scale)
+    else:
+        return -g / scale
+    if not l1.any():
+        z = np.linalg.solve(chol, -g)
+        return np.asarray(np.linalg.solve(chol.T, z))
+    # minimise ½ uᵀ A u − bᵀ u + Σ l1·|u|, A = H + μI, b = A θ − g
+    A = H + mu * np.eye(dim)
+    u = theta.copy()
+    Au = A @ u
+    b = Au - g
+    adiag = np.diag(A)
+    for _ in range(_CD_MAX_SWEEPS):
+        biggest_move = 0.0
+        for j in range(dim):
+            if adiag[j] <= 0.0:
+                continue
+            # r_j = b_j − Σ_{k≠j} A_jk u_k
+            r_j = b[j] - (Au[j] - adiag[j] * u[j])
+            new = _soft(r_j, l1[j]) / adiag[j]
+            move = new - u[j]
+            if move != 0.0:
+                Au += A[:, j] * move
+                u[j] = new
+                biggest_move = max(biggest_move, abs(move))
+        if biggest_move <= _CD_TOL * max(float(np.abs(u).max()), 1e-300):
+            break
+    return u - theta
+
+
+def proximal_newton(
+    objective: SecondOrder,
+    theta0: F64,
+    rule: StopRule,
+    *,
+    l1: F64,
+    l2: F64,
+    max_step: float = math.inf,
+) -> SolverResult:
+    """Minimise ``objective + Σ l1·|θ| + ½ Σ l2·θ²`` by proximal Newton steps.
+
+    ``l1`` and ``l2`` are per-coordinate penalty weights (0 for the intercept).
+    ``max_step`` caps the length of the first step (a step radius that then
+    adapts: the length of the last accepted step after a shortened one,
+    growing fourfold after a full one), so a near-singular Hessian cannot
+    send the first trial to absurd values.
+    Converged when the smallest subgradient's norm is below ``gtol`` in the
+    final stage, or when the step's predicted decrease is below the rounding
+    of the objective (nothing left that float64 can resolve).
+    """
+    theta = np.array(theta0, dtype=np.float64)
+    n_evals = 0
+
+    def evaluate(t: F64) -> tuple[float, float, F64, F64]:
+        nonlocal n_evals
+        n_evals += 1
+        e = objective.evaluate(t)
+        pen = float(l1 @ np.abs(t)) + 0.5 * float(l2 @ (t * t))
+        return e.value + pen, e.exact + pen, e.grad + l2 * t, e.hessian + np.diag(l2)
+
+    F, exact, g, H = evaluate(theta)
+    curve = [exact]
+    n_iter = 0
+    # Levenberg-Marquardt damping, relative to the curvature: raised when a
+    # step had to be shortened (a near-singular H: the smoothed loss's band
+    # holds few rows), lowered after each full step.
+    damping = 0.0
+    reported = -1
+    reason: str | None = None
+    gnorm = _norm(_min_norm_subgradient(theta, g, l1))
+    while reason is None:
+        if not (math.isfinite(F) and math.isfinite(gnorm)):
+            reason = "diverged"
+            break
+        # Once per iterate (a change of stage re-evaluates the same one).
+        if rule.monitor is not None and n_iter != reported:
+            reported = n_iter
+            if rule.monitor(n_iter, theta, exact, gnorm):
+                reason = "callback"
+                break
+        if objective.final and gnorm <= rule.gtol:
+            reason = "converged"
+            break
+        if n_iter >= rule.max_iter:
+            reason = "max_iter"
+            break
+        delta = _newton_step(theta, g, H, l1, damping)
+        length = _norm(delta)
+        if length > max_step:
+            delta *= max_step / length
+            length = max_step
+        # The decrease the model predicts (Armijo's reference slope).
+        pen_now = float(l1 @ np.abs(theta))
+        predicted = float(g @ delta) + float(l1 @ np.abs(theta + delta)) - pen_now
+        rounding = rule.slack(F)
+        if objective.final and -predicted <= rounding:
+            reason = "converged"  # what is left is below float64's resolution
+            break
+        if not objective.final and -predicted <= max(objective.stage_tol(), rounding):
+            if objective.advance(exact):
+                F, exact, g, H = evaluate(theta)
+                gnorm = _norm(_min_norm_subgradient(theta, g, l1))
+            continue
+        t = 1.0
+        for _ in range(_MAX_BACKTRACKS):
+            trial = theta + t * delta
+            F_new, exact_new, g_new, H_new = evaluate(trial)
+            if F_new <= F + _ARMIJO * t * predicted + rounding:
+                break
+            t *= _SHRINK
+        else:
+            reason = "line_search_failed"
+            break
+        # A step cut to t suggests a damping 1/t times stronger.
+        damping = max(damping, _MIN_DAMPING) / t if t < 1.0 else damping * 0.1
+        if damping < _MIN_DAMPING:
+            damping = 0.0
+        max_step = t * length if t < 1.0 else max(max_step, 4.0 * length)
+        theta, F, exact, g, H = trial, F_new, exact_new, g_new, H_new
+        gnorm = _norm(_min_norm_subgradient(theta, g, l1))
+        curve.append(exact)
+        n_iter += 1
+        if exact > _diverged_above(curve[0]):
+            reason = "diverged"
+    return SolverResult.stopped(reason, theta, exact, gnorm, n_iter, n_evals, curve)
