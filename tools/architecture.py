@@ -75,6 +75,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "plotting",
             "_config",
             "_io",
+            "_cli_util",
             "_demo",
             "_bench",
             "cli",

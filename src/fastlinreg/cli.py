@@ -25,13 +25,9 @@ write the JSON model files.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import itertools
 import json
 import os
-import platform
 import sys
-import textwrap
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -40,13 +36,15 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from ._backend import BACKENDS, BackendName, available_backends
+from ._backend import BACKENDS
+from ._bench import run_bench
+from ._cli_util import CommandError, count, milliseconds, one_line
 from ._config import show_config
+from ._demo import run_demo
 from ._io import DataError, load_model, load_X, load_xy, read_model, save_model
-from ._timing import interleaved_medians
 from ._version import __version__
-from .datasets import make_regression, train_test_split
-from .linear_model import LinearRegression, loss_gradient
+from .datasets import train_test_split
+from .linear_model import LinearRegression
 
 __all__ = ["SUPPORTED_LOSSES", "load_model", "main", "save_model"]
 
@@ -59,189 +57,6 @@ SUPPORTED_LOSSES = (
     "quantile",
     "epsilon_insensitive",
 )
-
-# The tutorial's own run: w = -1, b = 0, 500 epochs, learning rate 1e-6 on the
-# sum of squared errors, i.e. 1e-6 * n on the mean.
-TUTORIAL_W0, TUTORIAL_B0, TUTORIAL_EPOCHS, TUTORIAL_LR_SSE = -1.0, 0.0, 500, 1e-6
-TRUE_COEF, TRUE_INTERCEPT = 7.6, -3.3
-
-# `bench`: the shapes timed (n_samples, n_features), and a cap on X's size.
-BENCH_SIZES = {
-    "quick": ((10**5, 10**6), (1, 10)),
-    "full": ((10**5, 10**6, 10**7), (1, 10, 100)),
-}
-BENCH_MAX_BYTES = 1 << 30
-
-
-class CommandError(Exception):
-    """A problem the command line reports in one line, exiting with status 2."""
-
-
-# --------------------------------------------------------------------------
-# demo
-# --------------------------------------------------------------------------
-
-
-def _demo(args: argparse.Namespace) -> int:
-    if args.plot is not None:
-        _check_plot_target(args.plot)
-    out = sys.stdout
-    n = args.n_samples
-    X, y = make_regression(n_samples=n, random_state=args.seed)
-    print(f"fastlinreg {__version__} demo: the tutorial's data", file=out)
-    print(
-        f"  n = {n:,}, x ~ Uniform(-10, 10), y = 7.6 x - 3.3 + N(0, 3^2), "
-        f"RandomState({args.seed})",
-        file=out,
-    )
-    backends = available_backends()
-    print(f"  backends available: {', '.join(backends)}", file=out)
-
-    # 1. The tutorial's algorithm, step for step.
-    lr = TUTORIAL_LR_SSE * n
-    # precompute=False: like the tutorial, every epoch reads the data (one pass
-    # of the fused kernel instead of the tutorial's several NumPy temporaries).
-    tutorial = LinearRegression(
-        learning_rate=lr, max_iter=TUTORIAL_EPOCHS, tol=0.0, precompute=False
-    )
-    tutorial.fit(X, y, coef_init=[TUTORIAL_W0], intercept_init=TUTORIAL_B0)
-    print(
-        f"\nThe tutorial's gradient descent (fixed step {lr:g} on the mean, "
-        f"{TUTORIAL_EPOCHS} epochs, from w = {TUTORIAL_W0:g}, b = {TUTORIAL_B0:g}):",
-        file=out,
-    )
-    print("  epoch   sum of squared errors", file=out)
-    for epoch in range(50, TUTORIAL_EPOCHS + 1, 50):
-        print(f"  {epoch:5d}   {tutorial.loss_curve_[epoch] * n:12.0f}", file=out)
-    print(
-        f"  -> y = {tutorial.coef_[0]:.2f} x {_signed(tutorial.intercept_)} "
-        f"(b is still moving: {TUTORIAL_EPOCHS} small steps)",
-        file=out,
-    )
-
-    # 2. fastlinreg's default fit, on each backend.
-    print("\nfastlinreg.LinearRegression() (automatic step), per backend:", file=out)
-    models = {b: LinearRegression(backend=b).fit(X, y) for b in backends}
-    columns = ("w", "b", "SSE", "R^2", "iters", "fit time")
-    widths = (10, 10, 10, 8, 6, 11)
-    header = "".join(f" {c:>{w}}" for c, w in zip(columns, widths, strict=True))
-    print(f"  {'backend':8}{header}", file=out)
-    fit_times = interleaved_medians(
-        {b: (lambda b=b: LinearRegression(backend=b).fit(X, y)) for b in backends},
-        repeat=args.repeat,
-    )
-    for b, m in models.items():
-        sse = m.loss_curve_[-1] * n
-        print(
-            f"  {b:8} {m.coef_[0]:10.4f} {m.intercept_:10.4f} {sse:10.0f} "
-            f"{m.score(X, y):8.4f} {m.n_iter_:6d} {fit_times[b] * 1e3:8.3f} ms",
-            file=out,
-        )
-    if "cython" in backends:
-        print(
-            f"  NumPy fallback / Cython fit time: "
-            f"{fit_times['numpy'] / fit_times['cython']:.1f}x",
-            file=out,
-        )
-        loop = interleaved_medians(
-            {
-                b: (
-                    lambda b=b: LinearRegression(
-                        learning_rate=lr,
-                        max_iter=TUTORIAL_EPOCHS,
-                        tol=0.0,
-                        precompute=False,
-                        backend=b,
-                    ).fit(X, y, coef_init=[TUTORIAL_W0], intercept_init=TUTORIAL_B0)
-                )
-                for b in backends
-            },
-            repeat=max(3, args.repeat // 3),
-        )
-        print(
-            f"  the tutorial's {TUTORIAL_EPOCHS} epochs (a pass over the data "
-            f"each): cython "
-            f"{loop['cython'] * 1e3:.1f} ms, numpy {loop['numpy'] * 1e3:.1f} ms "
-            f"({loop['numpy'] / loop['cython']:.1f}x)",
-            file=out,
-        )
-
-    # 3. The exact least-squares answer for comparison.
-    A = np.column_stack([X[:, 0], np.ones(n)])
-    (w_ls, b_ls), *_ = np.linalg.lstsq(A, y, rcond=None)
-    sse_ls = float(np.sum((y - A @ np.array([w_ls, b_ls])) ** 2))
-    print(
-        f"\nExact least squares (numpy.linalg.lstsq): w = {w_ls:.4f}, b = {b_ls:.4f}, "
-        f"SSE = {sse_ls:.0f}",
-        file=out,
-    )
-    best = models[backends[0]]
-    print(
-        f"\nAnswer: y = {best.coef_[0]:.2f} x {_signed(best.intercept_)}"
-        f"   (the tutorial: y = 7.59 x - 3.26)",
-        file=out,
-    )
-    if args.plot is not None:
-        _demo_figure(args.plot, X, y, tutorial, best)
-        print(f"\nFigure written to {args.plot}", file=out)
-    return 0
-
-
-def _signed(v: float) -> str:
-    return f"- {abs(v):.2f}" if v < 0 else f"+ {v:.2f}"
-
-
-def _check_plot_target(path: Path) -> None:
-    """Fail before the demo runs, not after, when the figure cannot be written."""
-    if not path.parent.is_dir():
-        raise CommandError(f"cannot write {path}: no directory {path.parent}")
-    if importlib.util.find_spec("matplotlib") is None:
-        raise CommandError(
-            "--plot needs matplotlib, which is not installed: "
-            "pip install 'fastlinreg[plot]'"
-        )
-
-
-def _demo_figure(
-    path: Path,
-    X: np.ndarray,
-    y: np.ndarray,
-    tutorial: LinearRegression,
-    fitted: LinearRegression,
-) -> None:
-    """The cloud with the true and fitted lines; beside it both loss curves."""
-    # No pyplot: a Figure on the Agg canvas touches no global state.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from .plotting import plot_fit, plot_loss_curve
-
-    fig = Figure(figsize=(12, 4.8), layout="constrained")
-    FigureCanvasAgg(fig)
-    left, right = fig.subplots(1, 2)
-    plot_fit(fitted, X, y, ax=left, true_coef=TRUE_COEF, true_intercept=TRUE_INTERCEPT)
-    left.set_title(f"The tutorial's data (n = {len(y):,}) and the fitted line")
-    plot_loss_curve(
-        tutorial,
-        ax=right,
-        label=f"the tutorial: fixed step {tutorial.learning_rate:g}, "
-        f"{tutorial.n_iter_} epochs from w = {TUTORIAL_W0:g}",
-    )
-    plot_loss_curve(
-        fitted,
-        ax=right,
-        label=f"LinearRegression(): automatic step, "
-        f"{_count(fitted.n_iter_, 'iteration')}",
-    )
-    # Iterations 0, 1, 10, 100, 500 apart: the automatic fit's few steps show.
-    right.set_xscale("symlog", linthresh=1.0)
-    right.set_xlabel("iteration (log scale beyond 1)")
-    right.set_title("Loss curve (mean squared error, log scale)")
-    try:
-        fig.savefig(path, dpi=100)
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"cannot write the figure to {path}: {exc}") from None
-
 
 # --------------------------------------------------------------------------
 # fit and predict
@@ -296,7 +111,7 @@ def _fit(args: argparse.Namespace) -> int:
         "fit_time_s": elapsed,
         "seed": args.seed,
         "model_file": None if args.save is None else str(args.save),
-        "warnings": [_one_line(w.message) for w in caught],
+        "warnings": [one_line(w.message) for w in caught],
     }
     if args.save is not None:
         training = {k: report[k] for k in report if k not in _NOT_TRAINING_FACTS}
@@ -343,10 +158,10 @@ def _print_fit_report(r: dict[str, Any]) -> None:
     test = "" if r["r2_test"] is None else f", test {r['r2_test']:.5f}"
     print(f"\n  R² train {r['r2_train']:.5f}{test}")
     if r["converged"]:
-        how = f"converged in {_count(r['n_iter'], 'iteration')}"
+        how = f"converged in {count(r['n_iter'], 'iteration')}"
     else:
-        how = f"stopped after {_count(r['n_iter'], 'iteration')} ({r['stop_reason']})"
-    print(f"  {how}; backend {r['backend']}; fit time {_ms(r['fit_time_s'])}")
+        how = f"stopped after {count(r['n_iter'], 'iteration')} ({r['stop_reason']})"
+    print(f"  {how}; backend {r['backend']}; fit time {milliseconds(r['fit_time_s'])}")
     if r["model_file"] is not None:
         print(f"  model saved to {r['model_file']}")
 
@@ -373,80 +188,6 @@ def _predict(args: argparse.Namespace) -> int:
         ) from None
     print(f"wrote {len(text):,} predictions to {args.output}")
     return 0
-
-
-# --------------------------------------------------------------------------
-# bench
-# --------------------------------------------------------------------------
-
-
-def _bench(args: argparse.Namespace) -> int:
-    mode = "full" if args.full else "quick"
-    sizes, features = BENCH_SIZES[mode]
-    sizes = args.n_samples or sizes
-    features = args.n_features or features
-    repeat = args.repeat or (9 if args.full else 5)
-    backends = available_backends()
-    print(
-        f"fastlinreg {__version__} bench ({mode}): the loss and gradient per "
-        f"backend, and a whole default fit, on {_count(args.n_jobs, 'thread')}"
-    )
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, NumPy {np.__version__}\n"
-    )
-    head = ["n x d", "dtype", *(f"{b} ms" for b in backends), "floor ms"]
-    if "cython" in backends:
-        head += ["numpy / cython", "cython / floor"]
-    head.append("fit ms")
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    rng = np.random.default_rng(0)
-    for n, d, dtype in itertools.product(sizes, features, (np.float64, np.float32)):
-        if n * d * np.dtype(dtype).itemsize > BENCH_MAX_BYTES:
-            continue
-        X = rng.standard_normal((n, d)).astype(dtype)
-        y = (X @ rng.standard_normal(d) + rng.standard_normal(n)).astype(dtype)
-        t = interleaved_medians(
-            _bench_candidates(X, y, backends, args.n_jobs), repeat=repeat
-        )
-        ms = {name: f"{value * 1e3:.3f}" for name, value in t.items()}
-        row = [f"{n:.0e} x {d}", np.dtype(dtype).name]
-        row += [ms[b] for b in backends] + [ms["floor"]]
-        if "cython" in backends:
-            row += [
-                f"{t['numpy'] / t['cython']:.1f}",
-                f"{t['cython'] / t['floor']:.2f}",
-            ]
-        row.append(ms["fit"])
-        print("| " + " | ".join(row) + " |", flush=True)
-    note = (
-        "A backend's time is one call of fastlinreg.loss_gradient (the pass "
-        "over the data that a gradient step makes, input checks included); "
-        "'floor' is NumPy merely reading X and y once; 'fit' is a default "
-        f"LinearRegression().fit. Medians of {repeat} interleaved rounds: on a "
-        "busy machine trust the ratios. The kernel suite without the input "
-        "checks ships with the source: python benchmarks/run.py"
-    )
-    print("\n" + textwrap.fill(note, width=79))
-    return 0
-
-
-def _bench_candidates(
-    X: np.ndarray, y: np.ndarray, backends: Sequence[BackendName], n_jobs: int | None
-) -> dict[str, Callable[[], object]]:
-    coef = np.full(X.shape[1], 0.5)
-
-    def one_pass(backend: BackendName) -> Callable[[], object]:
-        return lambda: loss_gradient(X, y, coef, 0.5, backend=backend, n_jobs=n_jobs)
-
-    def fit() -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            LinearRegression(n_jobs=n_jobs).fit(X, y)
-
-    passes: dict[str, Callable[[], object]] = {b: one_pass(b) for b in backends}
-    return {**passes, "floor": lambda: (X.sum(), y.sum()), "fit": fit}
 
 
 # --------------------------------------------------------------------------
@@ -592,6 +333,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    for add in (_add_demo, _add_fit, _add_predict, _add_bench, _add_config):
+        add(sub)
+    return parser
+
+
+def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """The ``demo`` command: the tutorial end to end."""
     demo = sub.add_parser(
         "demo",
         help="reproduce the classic tutorial end to end",
@@ -614,8 +362,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also draw the data, the true and fitted lines and the loss curves "
         "(needs matplotlib)",
     )
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(run=run_demo)
 
+
+def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """The ``fit`` command: fit a model on a data file."""
     fit = sub.add_parser(
         "fit",
         help="fit a model on a data file",
@@ -658,6 +409,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.set_defaults(run=_fit)
 
+
+def _add_predict(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """The ``predict`` command: predict with a saved model."""
     predict = sub.add_parser(
         "predict",
         help="predict with a saved model",
@@ -672,6 +426,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.set_defaults(run=_predict)
 
+
+def _add_bench(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """The ``bench`` command: time the kernels on this machine."""
     bench = sub.add_parser(
         "bench",
         help="time the kernels on this machine (the benchmark table)",
@@ -700,8 +457,11 @@ def _parser() -> argparse.ArgumentParser:
         help="threads for the compiled kernel (default 1: the candidates run in "
         "turn, and idle threads of one pool slow the next one down)",
     )
-    bench.set_defaults(run=_bench)
+    bench.set_defaults(run=run_bench)
 
+
+def _add_config(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """The ``config`` command: how this installation was built."""
     config = sub.add_parser(
         "config",
         help="show how this installation was built (compiled kernels, OpenMP)",
@@ -714,7 +474,6 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print only a JSON object (for machines)"
     )
     config.set_defaults(run=_config)
-    return parser
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -732,18 +491,6 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # no real file descriptor (e.g. captured)
         pass
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
-def _one_line(message: object) -> str:
-    return " ".join(str(message).split())
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -803,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ArithmeticError,
         ImportError,
     ) as exc:
-        print(f"fastlinreg: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"fastlinreg: error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 
