@@ -235,22 +235,25 @@ _blas_limiter: Any = None
 @contextlib.contextmanager
 def _bounded_blas(n_threads: int) -> Iterator[None]:
     global _blas_users, _blas_limiter
-    with _blas_lock:
-        if _blas_users == 0:
-            blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
-            now = max((lib.num_threads for lib in blas.lib_controllers), default=0)
-            if n_threads < now:
-                _blas_limiter = blas.limit(limits=n_threads)
-        _blas_users += 1
+    counted = False
     try:
+        with _blas_lock:
+            if _blas_users == 0:
+                blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
+                now = max((lib.num_threads for lib in blas.lib_controllers), default=0)
+                if n_threads < now:
+                    _blas_limiter = blas.limit(limits=n_threads)
+            _blas_users += 1
+            counted = True
         yield
     finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0 and _blas_limiter is not None:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
-
+        # (counted: a KeyboardInterrupt before the count must not uncount)
+        if counted:
+            with _blas_lock:
+                _blas_users -= 1
+                if _blas_users == 0 and _blas_limiter is not None:
+                    _blas_limiter.restore_original_limits()
+                    _blas_limiter = None
 
 @dataclass(frozen=True)
 class Engine:
