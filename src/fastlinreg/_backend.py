@@ -255,6 +255,7 @@ def _bounded_blas(n_threads: int) -> Iterator[None]:
                     _blas_limiter.restore_original_limits()
                     _blas_limiter = None
 
+
 @dataclass(frozen=True)
 class Engine:
     """A resolved backend, the caller's ``n_jobs``, and the routing thresholds.
@@ -294,7 +295,9 @@ class Engine:
         """The engine of a backend name (``"auto"`` resolved) and ``n_jobs``."""
         check_n_jobs(n_jobs)
         name = resolve_backend(backend)
-        return cls(name, get_kernels(name), n_jobs)
+        kernels = _cython_kernels if name == "cython" else _numpy_kernels
+        assert kernels is not None  # (resolve_backend raised otherwise)
+        return cls(name, kernels, n_jobs)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Engine.resolve, (self.name, self.n_jobs))

@@ -81,8 +81,9 @@ def coordinates(
         offset, scale = mean_x.copy(), np.sqrt(var_x)
     else:
         offset, scale = np.zeros(d), np.sqrt(var_x + mean_x**2)
-    varying = scale > 1e-12 * np.maximum(np.abs(mean_x), 1e-300)
-    if not varying.all():
+    # (one comparison first: no column is constant, the common case)
+    if not scale.min() > 1e-12 * max(float(np.abs(mean_x).max()), 1e-300):
+        varying = scale > 1e-12 * np.maximum(np.abs(mean_x), 1e-300)
         scale[~varying] = 1.0
     y_offset = float(mean[d]) if fit_intercept else 0.0
     return Coordinates(offset, scale, fit_intercept, y_offset)

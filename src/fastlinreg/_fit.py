@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from ._backend import Engine
+from ._backend import ENV_VAR, Engine
 from ._coords import Coordinates, coordinates
 from ._datafits import GramMSE, StatsQuadratic
 from ._exceptions import ConvergenceWarning, DivergenceError, IllConditionedWarning
@@ -98,7 +100,40 @@ class FitSpec:
 
 def make_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
     """The :class:`FitSpec` of an estimator's parameters, or the
-    ``ValueError``/``TypeError`` that names the first bad one."""
+    ``ValueError``/``TypeError`` that names the first bad one.
+
+    The last spec made is reused while the same parameter objects come again
+    (``is``: so ``1`` never stands for ``True``) with the same
+    ``FASTLINREG_BACKEND`` (which ``backend="auto"`` reads): fits repeat their
+    settings, and a small fit costs about what the checks do.
+    """
+    values = list(params.values())
+    env = os.environ.get(ENV_VAR)
+    last = _last_spec
+    if (
+        last is not None
+        and last[0] == env
+        and last[1] == estimator
+        and len(last[2]) == len(values)
+        and all(map(operator.is_, last[2], values))
+    ):
+        return last[3]
+    spec = _build_spec(params, estimator)
+    _remember((env, estimator, values, spec))
+    return spec
+
+
+# (FASTLINREG_BACKEND, estimator, parameter values, spec) of the last
+# make_spec; replaced whole, so that threads see one or the other.
+_last_spec: tuple[str | None, str, list[Any], FitSpec] | None = None
+
+
+def _remember(last: tuple[str | None, str, list[Any], FitSpec]) -> None:
+    global _last_spec
+    _last_spec = last
+
+
+def _build_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
     callback = params["callback"]
     _cached(
         _check_settings,
@@ -193,8 +228,7 @@ def _checked_terms(
     return check_loss(loss, epsilon, quantile), check_penalty(penalty, alpha, l1_ratio)
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """What one pass over the data gathered for one target: enough to solve it.
 
     ``mean`` and ``var`` are the means and population variances of the columns
@@ -243,8 +277,7 @@ def _stats_quadratic(stats: SufficientStats, coords: Coordinates) -> StatsQuadra
     return StatsQuadratic(GramMSE(stats, coords))
 
 
-@dataclass(frozen=True)
-class Solution:
+class Solution(NamedTuple):
     """One target's fit: its coefficients, how the solver got them, and the
     warnings to issue when the estimator commits it."""
 
@@ -289,8 +322,7 @@ def target_inits(
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Setup:
+class _Setup(NamedTuple):
     """One target's solve, ready to run: what every step below reads."""
 
     spec: FitSpec
@@ -436,43 +468,48 @@ def _resolve_solver(spec: FitSpec, problem: Problem) -> str:
 def _run(s: _Setup) -> tuple[SolverResult, Objective | None]:
     """Run the solver; its result, and the first-order objective if one was
     made (the statistics' objective: its Hessian decides on refinement)."""
+    if not s.watcher.active:
+        return _run_solver(s)
+    with s.watcher:
+        return _run_solver(s)
+
+
+def _run_solver(s: _Setup) -> tuple[SolverResult, Objective | None]:
     spec, problem = s.spec, s.problem
     d = s.coords.d
-    objective: Objective | None = None
-    with s.watcher:
-        if s.solver == "newton":
-            if problem.second_order is None:
-                raise ValueError(
-                    "this fit needs solver='newton' (another loss than the "
-                    "squared error, or a penalty), which on Dask arrays needs "
-                    "the sufficient statistics: use precompute='auto' or True"
-                )
-            l1, l2 = spec.penalty.in_theta(s.coords)
-            # theta is in units of y: no sensible first step is longer.
-            reach = 10.0 * (float(np.sqrt(s.y_var)) + float(np.abs(s.theta0).max()))
-            result = proximal_newton(
-                problem.second_order(s.coords),
-                s.theta0,
-                s.rule,
-                l1=l1,
-                l2=l2,
-                max_step=reach if reach > 0 else math.inf,
+    if s.solver == "newton":
+        if problem.second_order is None:
+            raise ValueError(
+                "this fit needs solver='newton' (another loss than the "
+                "squared error, or a penalty), which on Dask arrays needs "
+                "the sufficient statistics: use precompute='auto' or True"
             )
-        elif (
-            s.solver == "cg"
-            and problem.stats is not None
-            and s.rule.monitor is None
-            and spec.engine.compiled_cg(d)
-        ):
-            # Few features: the whole CG loop on the statistics in one kernel
-            # call (the Python loop's steps without its per-iteration cost).
-            result = _kernel_cg(spec.engine, problem.stats, s.coords, s.theta0, s.rule)
-            if not (d == 1 and spec.fit_intercept):  # (then centred: condition 1)
-                objective = problem.objective(s.coords)  # for its Hessian
-        else:
-            objective = problem.objective(s.coords)
-            result = _first_order(s, objective)
-    return result, objective
+        l1, l2 = spec.penalty.in_theta(s.coords)
+        # theta is in units of y: no sensible first step is longer.
+        reach = 10.0 * (float(np.sqrt(s.y_var)) + float(np.abs(s.theta0).max()))
+        result = proximal_newton(
+            problem.second_order(s.coords),
+            s.theta0,
+            s.rule,
+            l1=l1,
+            l2=l2,
+            max_step=reach if reach > 0 else math.inf,
+        )
+        return result, None
+    if (
+        s.solver == "cg"
+        and problem.stats is not None
+        and s.rule.monitor is None
+        and spec.engine.compiled_cg(d)
+    ):
+        # Few features: the whole CG loop on the statistics in one kernel
+        # call (the Python loop's steps without its per-iteration cost).
+        result = _kernel_cg(spec.engine, problem.stats, s.coords, s.theta0, s.rule)
+        if d == 1 and spec.fit_intercept:  # (then centred: condition 1)
+            return result, None
+        return result, problem.objective(s.coords)  # for its Hessian
+    objective = problem.objective(s.coords)
+    return _first_order(s, objective), objective
 
 
 def _kernel_cg(
@@ -488,8 +525,8 @@ def _kernel_cg(
         np.ascontiguousarray(stats.cov, dtype=np.float64),
         np.ascontiguousarray(stats.mean, dtype=np.float64),
         float(stats.n),
-        np.ascontiguousarray(coords.offset, dtype=np.float64),
-        np.ascontiguousarray(coords.scale, dtype=np.float64),
+        coords.offset,  # (made contiguous float64 by coordinates())
+        coords.scale,
         coords.fit_intercept,
         coords.y_offset,
         theta,
@@ -562,7 +599,7 @@ def _finish(s: _Setup, result: SolverResult, notes: list[Warning]) -> Solution:
     """The model's coefficients, or the error of a run that diverged."""
     coef, intercept = s.coords.to_model(result.theta)
     if result.stop_reason == "diverged" or not (
-        np.isfinite(coef).all() and np.isfinite(intercept)
+        np.isfinite(coef).all() and math.isfinite(intercept)
     ):
         if not np.isfinite(result.loss_curve[0]) and s.from_init:
             raise ValueError(

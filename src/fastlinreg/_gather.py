@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,8 +25,7 @@ from ._typing import F64, FloatArray
 __all__ = ["Gathered", "chunk_stats", "gather_arrays"]
 
 
-@dataclass(frozen=True)
-class Gathered:
+class Gathered(NamedTuple):
     """What a fit's pass over the data gathered, for every target.
 
     ``problems`` yields one :class:`~fastlinreg._fit.Problem` per target (on

@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -103,8 +104,7 @@ def _norm(g: F64) -> float:
     return unit * math.sqrt(float(u @ u))
 
 
-@dataclass(frozen=True)
-class StopRule:
+class StopRule(NamedTuple):
     """When a loop stops, read by every loop (one bundle, not a relay of
     keywords).
 

@@ -411,7 +411,9 @@ class LinearRegression(LinearModel):
 
     def _spec(self) -> FitSpec:
         """Every parameter checked once (an error names the first bad one)."""
-        return make_spec(self.get_params(), type(self).__name__)
+        d = self.__dict__
+        params = {name: d[name] for name in self._param_names()}
+        return make_spec(params, type(self).__name__)
 
     def _previous_stats(
         self, X_raw: Any, d: int, *, warn: bool = True
@@ -453,8 +455,9 @@ def _gather(
     else:
         Xa, Y = check_X_y(X, y, finite=False, multi_output=True)
         weights = check_sample_weight(sample_weight, Xa.shape[0])
-        n_targets = 1 if Y.ndim == 1 else int(Y.shape[1])
-        target_inits(coef_init, intercept_init, n_targets, Xa.shape[1])
+        if coef_init is not None or intercept_init is not None:
+            n_targets = 1 if Y.ndim == 1 else int(Y.shape[1])
+            target_inits(coef_init, intercept_init, n_targets, Xa.shape[1])
         gathered = gather_arrays(spec, Xa, Y, weights)
     inits = target_inits(
         coef_init, intercept_init, gathered.n_targets, gathered.n_features
