@@ -142,6 +142,10 @@ def _warn_fallback(exc: BaseException) -> None:
     )
 
 
+# The compiled kernels, one extension module per family (src/fastlinreg/_kernels).
+KERNEL_MODULES = ("_chunks", "_mse", "_gram", "_robust", "_cg")
+
+
 def _extensions() -> list:
     try:
         import numpy as np
@@ -160,16 +164,26 @@ def _extensions() -> list:
         "initializedcheck": DEBUG,
         "cdivision": True,
         "embedsignature": True,
-        # Ready for free-threaded CPython; see _kernels.pyx for why it is safe.
+        # Ready for free-threaded CPython; see _kernels/__init__.py for why.
         "freethreading_compatible": True,
     }
-    ext = Extension(
-        "fastlinreg._kernels",
-        ["src/fastlinreg/_kernels.pyx"],
-        include_dirs=[np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+    kernels = os.path.join("src", "fastlinreg", "_kernels")
+    exts = [
+        Extension(
+            f"fastlinreg._kernels.{name}",
+            [os.path.join(kernels, f"{name}.pyx")],
+            # flr_simd.h, flr_runtime.h
+            include_dirs=[kernels, np.get_include()],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        )
+        for name in KERNEL_MODULES
+    ]
+    return cythonize(
+        exts,
+        compiler_directives=directives,
+        include_path=[os.path.join("src")],
+        quiet=True,
     )
-    return cythonize([ext], compiler_directives=directives, quiet=True)
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})

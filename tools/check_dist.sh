@@ -95,13 +95,18 @@ import zipfile
 
 sdist, wheel = sys.argv[1:]
 problems = []
+# The compiled modules (setup.py's KERNEL_MODULES) and the headers they share.
+KERNELS = ("_chunks", "_mse", "_gram", "_robust", "_cg")
+HEADERS = ("_simd.pxd", "_chunks.pxd", "_merge.pxd", "_loss_terms.pxd", "flr_simd.h",
+           "flr_runtime.h")
 
 with tarfile.open(sdist) as tf:
     # Paths without the leading "fastlinreg-X.Y.Z/".
     names = [n.split("/", 1)[1] for n in tf.getnames() if "/" in n]
 for required in (
-    "src/fastlinreg/_kernels.pyx",
-    "src/fastlinreg/_kernels.pyi",
+    *(f"src/fastlinreg/_kernels/{m}.pyx" for m in KERNELS),
+    *(f"src/fastlinreg/_kernels/{m}.pyi" for m in KERNELS),
+    *(f"src/fastlinreg/_kernels/{h}" for h in HEADERS),
     "src/fastlinreg/py.typed",
     "LICENSE",
     "README.md",
@@ -122,14 +127,19 @@ print(f"sdist: {len(names)} entries, tests/ and benchmarks/ and the .pyx present
 
 with zipfile.ZipFile(wheel) as zf:
     names = zf.namelist()
-if not fnmatch.filter(names, "fastlinreg/_kernels.*.so") and not fnmatch.filter(
-    names, "fastlinreg/_kernels.*.pyd"
+for m in KERNELS:
+    if not fnmatch.filter(names, f"fastlinreg/_kernels/{m}.*.so") and not fnmatch.filter(
+        names, f"fastlinreg/_kernels/{m}.*.pyd"
+    ):
+        problems.append(f"wheel lacks the compiled fastlinreg._kernels.{m} module")
+for required in (
+    "fastlinreg/_kernels/__init__.py",
+    *(f"fastlinreg/_kernels/{m}.pyi" for m in KERNELS),
+    "fastlinreg/py.typed",
 ):
-    problems.append("wheel lacks the compiled fastlinreg/_kernels module")
-for required in ("fastlinreg/_kernels.pyi", "fastlinreg/py.typed"):
     if required not in names:
         problems.append(f"wheel lacks {required}")
-for pattern in ("*.pyx", "*.c", "*.html", "*.pxd"):
+for pattern in ("*.pyx", "*.c", "*.h", "*.html", "*.pxd"):
     found = fnmatch.filter(names, pattern)
     if found:
         problems.append(f"wheel holds sources it must not: {found}")

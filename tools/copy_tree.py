@@ -16,7 +16,7 @@ import sys
 
 BUILD_LEFTOVERS = (
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.so", "*.pyd",
-    "_kernels.c", "_kernels.html", ".*_cache", ".hypothesis", "*.log",
+    "*.c", "*.html", ".*_cache", ".hypothesis", "*.log",
 )  # fmt: skip
 
 

@@ -60,11 +60,12 @@ build() {  # build <tree> <extra CFLAGS> <extra LDFLAGS>
 
 echo "== building the extension with -fsanitize=address and FASTLINREG_DEBUG=1"
 build "$tmp/tree" "-fsanitize=address -fno-omit-frame-pointer" "-fsanitize=address"
-so=$(ls "$tmp"/tree/src/fastlinreg/_kernels*.so)
-if ! { ldd "$so" 2>/dev/null || true; } | grep -q libasan; then
-    echo "sanitize.sh: $so is not linked against libasan" >&2
-    exit 2
-fi
+for so in "$tmp"/tree/src/fastlinreg/_kernels/*.so; do
+    if ! { ldd "$so" 2>/dev/null || true; } | grep -q libasan; then
+        echo "sanitize.sh: $so is not linked against libasan" >&2
+        exit 2
+    fi
+done
 
 mkdir -p "$tmp/asan-logs"
 export LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}"
