@@ -300,6 +300,7 @@ def test_get_set_params_and_clone():
         "n_jobs": 2,
         "verbose": 0,
         "callback": None,
+        "cov_type": "nonrobust",
     }
     assert model.set_params(max_iter=5, tol=1e-3) is model
     assert (model.max_iter, model.tol) == (5, 1e-3)

@@ -202,6 +202,12 @@ def scenarios() -> dict[str, tuple[Callable[[], LinearRegression], Callable[...,
             fitted(learning_rate=1e-3, max_iter=5, callback=lambda info: None),
             lambda m: m.fit(X3b, y3b),
         ),
+        "refit, clustered inference (its pass)": (
+            lambda: LinearRegression(cov_type="cluster").fit(
+                X3, y3, groups=np.arange(60) % 5
+            ),
+            lambda m: m.fit(X3b, y3b, groups=np.arange(60) % 7),
+        ),
         "partial_fit, first chunk": (LinearRegression, lambda m: m.partial_fit(X3, y3)),
         "partial_fit, next chunk": (fitted(), lambda m: m.partial_fit(X3b, y3b)),
     }

@@ -42,7 +42,16 @@ MAX_PRIVATE_PARAMS = 10
 LAYERS: list[tuple[str, list[str]]] = [
     (
         "leaves",
-        ["_version", "_typing", "_exceptions", "_codes", "_progress", "_timing"],
+        [
+            "_version",
+            "_typing",
+            "_exceptions",
+            "_codes",
+            "_progress",
+            "_timing",
+            "_distributions",
+            "_summary",
+        ],
     ),
     ("solvers", ["_solver", "_newton"]),
     (
@@ -62,13 +71,14 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("core", ["_validation", "_backend", "_coords"]),
     ("terms", ["_losses", "_penalties", "_stats"]),
-    ("datafits", ["_datafits", "_accurate"]),
+    ("datafits", ["_datafits", "_accurate", "_inference", "_sandwich"]),
     ("fit", ["_refine", "_fit", "_gather"]),
     ("scale-out", ["_dask"]),
     (
         "face",
         [
             "_base",
+            "_infer",
             "_loss_gradient",
             "linear_model",
             "datasets",

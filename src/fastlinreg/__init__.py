@@ -15,6 +15,7 @@ from ._exceptions import (
     IllConditionedWarning,
     NotFittedError,
 )
+from ._inference import InferenceResult
 from ._version import __version__
 from .datasets import make_regression, train_test_split
 from .linear_model import LinearRegression, loss_gradient
@@ -25,6 +26,7 @@ __all__ = [
     "DataConversionWarning",
     "DivergenceError",
     "IllConditionedWarning",
+    "InferenceResult",
     "LinearRegression",
     "NotFittedError",
     "__version__",

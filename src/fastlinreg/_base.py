@@ -294,6 +294,7 @@ class LinearModel(EstimatorBase):
         "solver_",
         "backend_",
         "_stats",
+        "_inference",
     )
 
     def _commit(
@@ -301,6 +302,7 @@ class LinearModel(EstimatorBase):
         spec: FitSpec,
         solutions: list[Solution],
         gathered: Gathered,
+        inference: Any,
         *,
         X_raw: Any,
     ) -> Self:
@@ -318,6 +320,8 @@ class LinearModel(EstimatorBase):
         state["backend_"] = spec.engine.name
         # What partial_fit adds to (None: nothing to add to).
         state["_stats"] = gathered.stats
+        # What inference_ reads (fastlinreg._infer.FitInference).
+        state["_inference"] = inference
         if X_raw is not None:
             state.update(self._input_state(X_raw, gathered.n_features))
         for solution in solutions:

@@ -29,6 +29,7 @@ from ._backend import ENV_VAR, Engine
 from ._coords import Coordinates, coordinates
 from ._datafits import GramMSE, StatsQuadratic
 from ._exceptions import ConvergenceWarning, DivergenceError, IllConditionedWarning
+from ._inference import check_cov_type
 from ._losses import Loss, check_loss
 from ._newton import SecondOrder, proximal_newton
 from ._penalties import Penalty, check_penalty
@@ -85,6 +86,7 @@ class FitSpec:
     callback: Callable[[IterationInfo], Any] | None
     engine: Engine
     estimator: str = "LinearRegression"
+    cov_type: str = "nonrobust"
 
     @property
     def fixed_step(self) -> bool:
@@ -173,6 +175,7 @@ def _build_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
         callback=callback,
         engine=engine,
         estimator=estimator,
+        cov_type=check_cov_type(params.get("cov_type", "nonrobust")),
     )
 
 

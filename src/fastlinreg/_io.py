@@ -115,10 +115,14 @@ class Dataset:
     y: np.ndarray
     feature_names: list[str]
     target: str | int
+    groups: np.ndarray | None = None  # the column asked for as groups
 
 
 def load_xy(
-    path: PathLike, target: str | int | None, features: Sequence[str] | None = None
+    path: PathLike,
+    target: str | int | None,
+    features: Sequence[str] | None = None,
+    groups: str | int | None = None,
 ) -> Dataset:
     """Read features and target from a data file.
 
@@ -131,7 +135,10 @@ def load_xy(
         ``.npz`` file holding arrays ``X`` and ``y``.
     features : sequence of str, optional
         The feature columns (names or positions). Default: every column but
-        the target.
+        the target (and ``groups``).
+    groups : str or int, optional
+        A column of (numeric) cluster ids, read into ``Dataset.groups`` and
+        not used as a feature.
 
     Returns
     -------
@@ -164,6 +171,8 @@ def load_xy(
             raise DataError(
                 f"{path} holds arrays X and y: leave out the target (or name it 'y')"
             )
+        if groups is not None:
+            raise DataError(f"{path} holds arrays X and y: it has no groups column")
         X, y = arrays["X"], arrays["y"]
         if X.ndim == 1:
             X = X.reshape(-1, 1)
@@ -174,19 +183,26 @@ def load_xy(
     if target is None:
         raise DataError(f"say which column of {path} is the target (--target)")
     t = table.position(target)
+    g = None if groups is None else table.position(groups)
+    if g == t:
+        raise DataError(f"the target column {target!r} cannot also be the groups")
     if features is None:
-        cols = [c for c in range(table.n_columns) if c != t]
+        cols = [c for c in range(table.n_columns) if c not in (t, g)]
     else:
         cols = [table.position(f) for f in features]
         if t in cols:
             raise DataError(f"the target column {target!r} is also a feature")
+        if g in cols:
+            raise DataError(f"the groups column {groups!r} is also a feature")
     if not cols:
         raise DataError(f"{path} has no column besides the target to use as a feature")
-    data = table.take([*cols, t])
-    X, y = np.ascontiguousarray(data[:, :-1]), np.ascontiguousarray(data[:, -1])
+    data = table.take([*cols, t] if g is None else [*cols, t, g])
+    X = np.ascontiguousarray(data[:, : len(cols)])
+    y = np.ascontiguousarray(data[:, len(cols)])
+    ids = None if g is None else np.ascontiguousarray(data[:, len(cols) + 1])
     if table.names is None:
-        return Dataset(X, y, [f"x{i}" for i in range(len(cols))], t)
-    return Dataset(X, y, [table.names[c] for c in cols], table.names[t])
+        return Dataset(X, y, [f"x{i}" for i in range(len(cols))], t, ids)
+    return Dataset(X, y, [table.names[c] for c in cols], table.names[t], ids)
 
 
 def load_X(

@@ -13,7 +13,7 @@ sums.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 
 import numpy as np
@@ -58,17 +58,32 @@ class SufficientStats:
     mean: F64  # (d + k,): column means of X, then those of the k targets
     cov: F64  # (d + k, d + k): (Z − mean)ᵀ W (Z − mean) for Z = [X | Y]
     n_targets: int = 1
+    # With weights: the rows of positive weight and Σ log w over them (what
+    # weighted least squares' inference counts); None: unweighted, n rows.
+    weighted_rows: tuple[float, float] | None = None
 
     @property
     def d(self) -> int:
         return int(self.mean.shape[0]) - self.n_targets
+
+    @property
+    def n_obs(self) -> float:
+        """The number of observations: rows of positive weight."""
+        return self.n if self.weighted_rows is None else self.weighted_rows[0]
+
+    @property
+    def sum_log_weights(self) -> float:
+        """Σ log w over the rows of positive weight (0 when unweighted)."""
+        return 0.0 if self.weighted_rows is None else self.weighted_rows[1]
 
     def target(self, j: int) -> SufficientStats:
         """The statistics of ``[X | Y[:, j]]`` alone."""
         if self.n_targets == 1:
             return self
         idx = np.r_[np.arange(self.d), self.d + j]
-        return SufficientStats(self.n, self.mean[idx], self.cov[np.ix_(idx, idx)])
+        return SufficientStats(
+            self.n, self.mean[idx], self.cov[np.ix_(idx, idx)], 1, self.weighted_rows
+        )
 
     @property
     def var(self) -> F64:
@@ -105,10 +120,16 @@ class SufficientStats:
                 f"cannot merge statistics of {self.n_targets} and "
                 f"{other.n_targets} targets"
             )
+        rows = None
+        if self.weighted_rows is not None or other.weighted_rows is not None:
+            rows = (
+                self.n_obs + other.n_obs,
+                self.sum_log_weights + other.sum_log_weights,
+            )
         if other.n == 0:
-            return self
+            return self if rows is None else replace(self, weighted_rows=rows)
         if self.n == 0:
-            return other
+            return other if rows is None else replace(other, weighted_rows=rows)
         n = self.n + other.n
         f = other.n / n
         # Overflow gives non-finite statistics, which the caller checks for.
@@ -118,7 +139,7 @@ class SufficientStats:
             cov = self.cov + other.cov
             cov += np.multiply.outer(delta, delta) * (self.n * f)
             mean = self.mean + delta * f
-        return SufficientStats(n, mean, cov, self.n_targets)
+        return SufficientStats(n, mean, cov, self.n_targets, rows)
 
 
 def sufficient_stats(
@@ -196,9 +217,13 @@ def weighted_stats(
             if w is not None:
                 Z *= np.sqrt(w, out=ws.take("sqrt w", hi - lo))[:, np.newaxis]
             total = total.merge(SufficientStats(wsum, bmean, Z.T @ Z, k))
+    rows = None
+    if sample_weight is not None:
+        positive = sample_weight[sample_weight > 0]
+        rows = (float(positive.size), float(np.log(positive).sum()))
     if total.n == 0:
-        return total
-    return SufficientStats(total.n, total.mean + shift, total.cov, k)
+        return replace(total, weighted_rows=rows)
+    return SufficientStats(total.n, total.mean + shift, total.cov, k, rows)
 
 
 # Up to this many columns of [X | Y], a block is stored one row per column:

@@ -25,6 +25,7 @@ write the JSON model files.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -64,35 +65,27 @@ SUPPORTED_LOSSES = (
 
 
 def _fit(args: argparse.Namespace) -> int:
-    data = load_xy(args.data, args.target, features=args.features)
-    X_train, y_train, held_out = data.X, data.y, None
-    if args.test_size is not None:
-        X_train, X_test, y_train, y_test = train_test_split(
-            data.X, data.y, test_size=args.test_size, random_state=args.seed
-        )
-        held_out = (X_test, y_test)
-    model = LinearRegression(
-        loss=args.loss,
-        epsilon=args.epsilon,
-        quantile=args.quantile,
-        alpha=args.alpha,
-        penalty=None if args.penalty == "none" else args.penalty,
-        l1_ratio=args.l1_ratio,
-        learning_rate=args.learning_rate,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        fit_intercept=not args.no_intercept,
-        backend=args.backend,
-        n_jobs=args.n_jobs,
-        # A progress bar on stderr for fits longer than a second, when a person
-        # is watching (stdout, --json's included, stays clean).
-        verbose=1 if sys.stderr.isatty() else 0,
-    )
+    data = load_xy(args.data, args.target, features=args.features, groups=args.cluster)
+    inference = args.summary or args.cov_type is not None or args.cluster is not None
+    X_train, y_train, groups, held_out = _split(args, data, inference)
+    cov_type = args.cov_type or ("cluster" if args.cluster is not None else "nonrobust")
+    model = _model(args, cov_type)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
-        model.fit(X_train, y_train)
+        model.fit(X_train, y_train, groups=groups)
         elapsed = time.perf_counter() - start
+    summary = None
+    if inference:
+        try:
+            result = model.inference_
+        except ValueError as exc:
+            raise CommandError(f"no inference for this fit: {exc}") from None
+        assert not isinstance(result, list)  # the CLI fits one target
+        # rows named by the file's columns
+        names = result.names[: len(result.names) - len(data.feature_names)]
+        result = dataclasses.replace(result, names=(*names, *data.feature_names))
+        summary = result.summary(yname=str(data.target))
     report: dict[str, Any] = {
         "data": str(args.data),
         "target": data.target,
@@ -113,6 +106,8 @@ def _fit(args: argparse.Namespace) -> int:
         "model_file": None if args.save is None else str(args.save),
         "warnings": [one_line(w.message) for w in caught],
     }
+    if summary is not None:
+        report["inference"] = _inference_facts(summary.result)
     if args.save is not None:
         training = {k: report[k] for k in report if k not in _NOT_TRAINING_FACTS}
         try:
@@ -131,9 +126,74 @@ def _fit(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         _print_fit_report(report)
+        if summary is not None:
+            print()
+            print(summary)
     for message in report["warnings"]:
         print(f"fastlinreg: warning: {message}", file=sys.stderr)
     return 0
+
+
+def _inference_facts(result: Any) -> dict[str, Any]:
+    """The numbers of an InferenceResult, as JSON."""
+    ci = result.conf_int()
+    facts: dict[str, Any] = {"names": list(result.names)}
+    for key in ("params", "bse", "tvalues", "pvalues"):
+        facts[key] = [float(v) for v in getattr(result, key)]
+    facts["conf_int"] = [[float(a), float(b)] for a, b in ci]
+    for key in ("nobs", "df_model", "df_resid", "rsquared", "rsquared_adj", "fvalue",
+                "f_pvalue", "ssr", "scale", "llf", "aic", "bic"):  # fmt: skip
+        facts[key] = float(getattr(result, key))
+    facts["cov_type"] = result.cov_type
+    facts["n_groups"] = None if result.n_groups is None else list(result.n_groups)
+    return facts
+
+
+# --test-size's default: 0.25, or every row for inference (not a size itself).
+_TEST_SIZE_DEFAULT = -1.0
+
+
+def _split(args: argparse.Namespace, data: Any, inference: bool) -> tuple[Any, ...]:
+    """The training rows (X, y, groups) and the held-out (X, y) or None.
+    Inference is about the model of all the rows: none held out unless asked."""
+    test_size = args.test_size
+    if test_size == _TEST_SIZE_DEFAULT:
+        test_size = None if inference else 0.25
+    if test_size is None:
+        return data.X, data.y, data.groups, None
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.X, data.y, test_size=test_size, random_state=args.seed
+    )
+    groups = data.groups
+    if groups is not None:
+        # the same shuffle of the rows' positions picks their groups
+        rows = np.arange(data.y.shape[0])
+        train_rows = train_test_split(
+            rows, rows, test_size=test_size, random_state=args.seed
+        )[0]
+        groups = groups[train_rows]
+    return X_train, y_train, groups, (X_test, y_test)
+
+
+def _model(args: argparse.Namespace, cov_type: Any) -> LinearRegression:
+    return LinearRegression(
+        loss=args.loss,
+        epsilon=args.epsilon,
+        quantile=args.quantile,
+        alpha=args.alpha,
+        penalty=None if args.penalty == "none" else args.penalty,
+        l1_ratio=args.l1_ratio,
+        learning_rate=args.learning_rate,
+        max_iter=args.max_iter,
+        tol=args.tol,
+        fit_intercept=not args.no_intercept,
+        backend=args.backend,
+        n_jobs=args.n_jobs,
+        cov_type=cov_type,
+        # A progress bar on stderr for fits longer than a second, when a person
+        # is watching (stdout, --json's included, stays clean).
+        verbose=1 if sys.stderr.isatty() else 0,
+    )
 
 
 # Facts of the fit report that the model file already holds elsewhere.
@@ -395,8 +455,25 @@ def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
             _test_size,
             lambda v: v is None or isinstance(v, int) or 0 < v < 1,
         ),
-        default=0.25,
-        help="held-out fraction or rows (default 0.25; 0: fit on every row)",
+        default=_TEST_SIZE_DEFAULT,
+        help="held-out fraction or rows (default 0.25, or 0 with --summary, "
+        "--cov-type or --cluster; 0: fit on every row)",
+    )
+    fit.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the regression table: standard errors, t, p, intervals, "
+        "R², F (squared error, no penalty); with --json, in 'inference'",
+    )
+    fit.add_argument(
+        "--cov-type",
+        choices=["nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"],
+        help="the covariance of the table (default nonrobust; cluster with --cluster)",
+    )
+    fit.add_argument(
+        "--cluster",
+        metavar="COLUMN",
+        help="a column of cluster ids for cov-type cluster (not a feature)",
     )
     fit.add_argument(
         "--seed", type=int, default=0, help="seed of the train/test shuffle (default 0)"

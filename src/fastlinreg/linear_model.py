@@ -30,15 +30,19 @@ from ._fit import (
     target_inits,
 )
 from ._gather import Gathered, chunk_stats, gather_arrays
+from ._infer import InferenceMixin, check_groups, fit_inference
 from ._loss_gradient import loss_gradient
 from ._progress import IterationInfo
+from ._sandwich import group_codes
 from ._stats import OVERFLOW_MESSAGE, SufficientStats
-from ._validation import check_sample_weight, check_X_y
+from ._validation import check_sample_weight, check_X_y, feature_names_of
+
+CovType = Literal["nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"]
 
 __all__ = ["IterationInfo", "LinearRegression", "loss_gradient", "r2_score"]
 
 
-class LinearRegression(LinearModel):
+class LinearRegression(InferenceMixin, LinearModel):
     """Linear regression fitted by gradient-based descent, for several losses.
 
     Minimises, over ``coef`` and ``intercept``, with residuals
@@ -152,6 +156,12 @@ class LinearRegression(LinearModel):
         with an :class:`IterationInfo` (``iteration``, ``loss``,
         ``grad_norm``, ``coef``, ``intercept``). Returning ``True`` stops the
         fit (``stop_reason_ == "callback"``).
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, default="nonrobust"
+        The covariance of the coefficients behind ``inference_`` and
+        :meth:`summary` (squared error, ``alpha=0``): classical, free (from
+        the statistics of the fit); heteroskedasticity-robust ``HC0``–``HC3``
+        or cluster-robust (``fit(..., groups=ids)``, one or two columns), one
+        more pass over the data during ``fit``. As statsmodels' OLS/WLS.
 
     Attributes
     ----------
@@ -183,6 +193,9 @@ class LinearRegression(LinearModel):
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when ``X`` was a DataFrame with string column names.
+    inference_ : InferenceResult or list of them
+        Standard errors, t, p, intervals, R², F, … (statsmodels' names; see
+        ``cov_type``), one per target.
 
     Examples
     --------
@@ -218,6 +231,9 @@ class LinearRegression(LinearModel):
         n_jobs: int | None = None,
         verbose: int = 0,
         callback: Callable[[IterationInfo], Any] | None = None,
+        cov_type: Literal[
+            "nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"
+        ] = "nonrobust",
     ) -> None:
         self.loss = loss
         self.epsilon = epsilon
@@ -235,6 +251,7 @@ class LinearRegression(LinearModel):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.callback = callback
+        self.cov_type = cov_type
 
     def fit(
         self,
@@ -244,6 +261,7 @@ class LinearRegression(LinearModel):
         *,
         coef_init: npt.ArrayLike | None = None,
         intercept_init: float | npt.ArrayLike | None = None,
+        groups: npt.ArrayLike | None = None,
     ) -> Self:
         """Fit the model by gradient descent.
 
@@ -274,6 +292,8 @@ class LinearRegression(LinearModel):
         intercept_init : float or array-like of shape (n_targets,), optional
             Starting intercept. Default: the best intercept for the starting
             coefficients with ``learning_rate="auto"``, zero with a fixed step.
+        groups : array-like of shape (n_samples,) or (n_samples, 2), optional
+            Cluster ids for ``cov_type="cluster"`` (two columns: two-way).
 
         Returns
         -------
@@ -298,12 +318,19 @@ class LinearRegression(LinearModel):
         (True, 'converged')
         """
         spec = self._spec()
-        gathered, inits = _gather(spec, X, y, sample_weight, coef_init, intercept_init)
+        check_groups(spec, groups, is_dask_collection(X) or is_dask_collection(y))
+        gathered, inits, data = _gather(
+            spec, X, y, sample_weight, coef_init, intercept_init
+        )
+        # (Dask's data is None: check_groups refused groups there)
+        codes = None if data is None else group_codes(groups, data[0].shape[0])
         solutions = [
             solve(spec, problem, init)
             for problem, init in zip(gathered.problems, inits, strict=True)
         ]
-        return self._commit(spec, solutions, gathered, X_raw=X)
+        names = feature_names_of(X)
+        inference = fit_inference(spec, solutions, gathered.stats, data, codes, names)
+        return self._commit(spec, solutions, gathered, inference, X_raw=X)
 
     def partial_fit(
         self,
@@ -388,12 +415,12 @@ class LinearRegression(LinearModel):
                 f"{spec.loss.name!r}): the other losses have no sufficient "
                 "statistics to accumulate"
             )
-        check = functools.partial(self._previous_stats, warn=False)
+        check = functools.partial(_previous_stats, self, warn=False)
         chunk, dtype = _chunk(spec, X, y, sample_weight, check)
         # Merged and solved under the estimator's lock: calls from several
         # threads each add their rows (their passes above run in parallel).
         with state_lock(self):
-            previous = self._previous_stats(X, chunk.d)
+            previous = _previous_stats(self, X, chunk.d)
             stats = chunk
             if previous is not None:
                 stats = previous.merge(chunk)
@@ -401,9 +428,10 @@ class LinearRegression(LinearModel):
                     raise ValueError(OVERFLOW_MESSAGE)
                 dtype = np.result_type(self.coef_.dtype, dtype)
             solutions, gathered = _solve_stats(spec, stats, dtype)
+            inference = fit_inference(spec, solutions, stats, None, None)
             # A continued accumulation keeps the first chunk's feature names.
             new_input = X if previous is None else None
-            return self._commit(spec, solutions, gathered, X_raw=new_input)
+            return self._commit(spec, solutions, gathered, inference, X_raw=new_input)
 
     # ------------------------------------------------------------------
     # The pieces: settings -> gather -> solve -> commit
@@ -415,25 +443,26 @@ class LinearRegression(LinearModel):
         params = {name: d[name] for name in self._param_names()}
         return make_spec(params, type(self).__name__)
 
-    def _previous_stats(
-        self, X_raw: Any, d: int, *, warn: bool = True
-    ) -> SufficientStats | None:
-        """The statistics partial_fit adds to, after checking ``X_raw`` fits."""
-        if not self.__sklearn_is_fitted__():
-            return None
-        previous: SufficientStats | None = getattr(self, "_stats", None)
-        if previous is None:
-            if warn:
-                warnings.warn(
-                    f"{type(self).__name__} was fitted without keeping sufficient "
-                    "statistics (precompute=False, or loaded from a file); "
-                    "partial_fit starts a new accumulation from this chunk",
-                    UserWarning,
-                    stacklevel=4,
-                )
-            return None
-        self._check_input(X_raw, d)
-        return previous
+
+def _previous_stats(
+    model: LinearRegression, X_raw: Any, d: int, *, warn: bool = True
+) -> SufficientStats | None:
+    """The statistics partial_fit adds to, after checking ``X_raw`` fits."""
+    if not model.__sklearn_is_fitted__():
+        return None
+    previous: SufficientStats | None = getattr(model, "_stats", None)
+    if previous is None:
+        if warn:
+            warnings.warn(
+                f"{type(model).__name__} was fitted without keeping sufficient "
+                "statistics (precompute=False, or loaded from a file); "
+                "partial_fit starts a new accumulation from this chunk",
+                UserWarning,
+                stacklevel=4,
+            )
+        return None
+    model._check_input(X_raw, d)
+    return previous
 
 
 def _gather(
@@ -443,15 +472,17 @@ def _gather(
     sample_weight: Any,
     coef_init: Any,
     intercept_init: Any,
-) -> tuple[Gathered, list[Init]]:
-    """``fit``'s pass over the data (Dask's or in memory) and the targets'
-    starting points (their shapes checked before the pass)."""
+) -> tuple[Gathered, list[Init], tuple[Any, Any, Any] | None]:
+    """``fit``'s pass over the data (Dask's or in memory), the targets'
+    starting points (their shapes checked before the pass) and the validated
+    arrays (None for Dask's)."""
     if is_dask_collection(X) or is_dask_collection(y):
         from ._dask import gather
 
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported with Dask arrays")
         gathered = gather(spec, X, y)
+        data = None
     else:
         Xa, Y = check_X_y(X, y, finite=False, multi_output=True)
         weights = check_sample_weight(sample_weight, Xa.shape[0])
@@ -459,10 +490,11 @@ def _gather(
             n_targets = 1 if Y.ndim == 1 else int(Y.shape[1])
             target_inits(coef_init, intercept_init, n_targets, Xa.shape[1])
         gathered = gather_arrays(spec, Xa, Y, weights)
+        data = (Xa, Y, weights)
     inits = target_inits(
         coef_init, intercept_init, gathered.n_targets, gathered.n_features
     )
-    return gathered, inits
+    return gathered, inits, data
 
 
 def _chunk(
