@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_dask
 import bench_fit
+import bench_inference
 import bench_kernels
 import bench_losses
 import bench_memmap
@@ -51,10 +52,11 @@ SUITES = {
     "memmap": bench_memmap,
     "nist": bench_nist,
     "losses": bench_losses,
+    "inference": bench_inference,
 }
 # Run when no suite is named; the others only on request (minutes, a cluster,
 # gigabytes of disk).
-DEFAULT_SUITES = ["kernels", "fit", "nist", "losses"]
+DEFAULT_SUITES = ["kernels", "fit", "nist", "losses", "inference"]
 
 
 def machine() -> dict[str, Any]:

@@ -623,3 +623,67 @@ def test_console_script(csv_path):
     status, out, err = run_subprocess("--version", cmd=[str(script)])
     assert status == 0, err
     assert out.strip() == f"fastlinreg {fastlinreg.__version__}"
+
+
+# --------------------------------------------------------------------------
+# fit --summary: inference
+# --------------------------------------------------------------------------
+
+
+def test_fit_summary_prints_the_table_on_every_row(capsys, csv_path, problem):
+    X, y, _ = problem
+    status, out, err = run(capsys, "fit", csv_path, "--target", "price", "--summary")
+    assert status == 0, err
+    # inference is about all the rows: nothing held out unless asked
+    assert "400 rows, no held-out part" in out
+    want = LinearRegression().fit(X, y).inference_
+    for name, coef, se in zip(["const", *FEATURES], want.params, want.bse, strict=True):
+        row = next(line for line in out.splitlines() if line.startswith(name + " "))
+        assert f"{se:.4f}" in row or f"{se:.3e}" in row, row
+        assert f"{coef:.4f}" in row or f"{coef:.3e}" in row, row
+    assert "Dep. Variable:" in out
+    assert "price" in out
+    assert "nonrobust" in out
+
+
+def test_fit_json_carries_the_inference(capsys, tmp_path, problem):
+    X, y, _ = problem
+    groups = np.arange(400) % 37
+    path = tmp_path / "clustered.csv"
+    np.savetxt(
+        path,
+        np.column_stack([X, y, groups]),
+        delimiter=",",
+        header=",".join([*FEATURES, "price", "firm"]),
+        comments="",
+        fmt="%.17g",
+    )
+    status, out, err = run(
+        capsys, "fit", path, "--target", "price", "--cluster", "firm", "--json"
+    )
+    assert status == 0, err
+    facts = json.loads(out)["inference"]
+    want = LinearRegression(cov_type="cluster").fit(X, y, groups=groups).inference_
+    assert facts["names"] == ["const", *FEATURES]  # the groups column is no feature
+    assert facts["cov_type"] == "cluster"
+    assert facts["n_groups"] == [37]
+    np.testing.assert_allclose(facts["bse"], want.bse, rtol=1e-12)
+    np.testing.assert_allclose(facts["pvalues"], want.pvalues, rtol=1e-10)
+    status, out, err = run(
+        capsys, "fit", path, "--target", "price", "--features", "size,rooms",
+        "--cov-type", "HC3", "--json",
+    )  # fmt: skip
+    assert status == 0, err
+    want = LinearRegression(cov_type="HC3").fit(X[:, :2], y).inference_
+    np.testing.assert_allclose(
+        json.loads(out)["inference"]["bse"], want.bse, rtol=1e-12
+    )
+
+
+def test_fit_summary_of_a_penalised_fit_is_a_one_line_error(capsys, csv_path):
+    status, _out, err = run(
+        capsys, "fit", csv_path, "--target", "price", "--alpha", "0.5", "--summary"
+    )
+    assert status != 0
+    assert "penalised" in err
+    assert len(err.strip().splitlines()) == 1

@@ -258,3 +258,45 @@ def test_kernel_modules_are_twins(cython_kernels, numpy_kernels):
         assert hasattr(numpy_kernels, name)
     assert numpy_kernels.max_threads() == 1
     assert cython_kernels.max_threads() >= 1
+
+
+@with_edge_examples
+@given(p=problems)
+def test_cluster_scores_matches_numpy(cython_kernels, numpy_kernels, p):
+    """The compiled per-cluster score sums equal the NumPy twin's."""
+    X, y, coef, intercept, offset = arrays(p)
+    rng = np.random.default_rng(p.seed + 1)
+    n_groups = int(rng.integers(1, 50))
+    weighted, with_const = bool(p.seed % 2), bool(p.seed % 3)
+    groups = rng.integers(0, n_groups, p.n).astype(np.intp)
+    w = rng.uniform(0.0, 2.0, p.n) if weighted else np.empty(0)
+    width = p.d + 1 if with_const else p.d
+    got, want = np.zeros((n_groups, width)), np.zeros((n_groups, width))
+    ssr = cython_kernels.cluster_scores(
+        X, y, w, coef, intercept, offset, 0.3, groups, got
+    )
+    ref = numpy_kernels.cluster_scores(
+        X, y, w, coef, intercept, offset, 0.3, groups, want
+    )
+    # each entry relative to the sum of the magnitudes of its terms
+    e = (y.astype(float) - 0.3) - intercept - (X.astype(float) - offset) @ coef
+    s = np.abs(e if not weighted else w * e)
+    z = np.abs(X.astype(float) - offset)
+    bound = np.zeros_like(want)
+    if with_const:
+        np.add.at(bound[:, 0], groups, s)
+    np.add.at(bound[:, width - p.d :], groups, z * s[:, None])
+    np.testing.assert_array_less(np.abs(got - want), 1e-12 * bound + 1e-300)
+    assert ssr == pytest.approx(ref, rel=1e-12, abs=1e-300)
+
+
+def test_cluster_scores_checks_shapes(cython_kernels, numpy_kernels):
+    X, y = np.ones((5, 2)), np.ones(5)
+    groups = np.zeros(5, dtype=np.intp)
+    for k in (cython_kernels, numpy_kernels):
+        with pytest.raises(ValueError, match="columns"):
+            k.cluster_scores(X, y, np.empty(0), np.ones(2), 0.0, np.zeros(2), 0.0,
+                             groups, np.zeros((1, 4)))  # fmt: skip
+        with pytest.raises(ValueError, match="entries"):
+            k.cluster_scores(X, y, np.ones(3), np.ones(2), 0.0, np.zeros(2), 0.0,
+                             groups, np.zeros((1, 3)))  # fmt: skip

@@ -66,6 +66,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "_kernels._loss_terms",
             "_kernels._robust",
             "_kernels._cg",
+            "_kernels._scores",
             "_kernels",
         ],
     ),

@@ -96,7 +96,7 @@ import zipfile
 sdist, wheel = sys.argv[1:]
 problems = []
 # The compiled modules (setup.py's KERNEL_MODULES) and the headers they share.
-KERNELS = ("_chunks", "_mse", "_gram", "_robust", "_cg")
+KERNELS = ("_chunks", "_mse", "_gram", "_robust", "_cg", "_scores")
 HEADERS = ("_simd.pxd", "_chunks.pxd", "_merge.pxd", "_loss_terms.pxd", "flr_simd.h",
            "flr_runtime.h")
 

@@ -148,10 +148,20 @@ def _robust_results(
     results = []
     for j, (coef, intercept) in enumerate(zip(coefs, intercepts, strict=True)):
         target = stats.target(j)
-        y = Y if Y.ndim == 1 else Y[:, j]
+        # (a column of several targets is copied once, contiguous: the kernel's)
+        y = Y if Y.ndim == 1 else Y[:, j].copy()
         b = bread(target, spec.fit_intercept)
         meat = sandwich_meat(
-            X, y, weights, coef, intercept, target, b, spec.cov_type, codes
+            spec.engine.kernels,
+            X,
+            y,
+            weights,
+            coef,
+            intercept,
+            target,
+            b,
+            spec.cov_type,
+            codes,
         )
         results.append(
             least_squares_inference(
@@ -248,10 +258,13 @@ class InferenceMixin:
         ]
         return _one_or_list(results, self.coef_)
 
-    def summary(self, alpha: float = 0.05, *, target: int | None = None) -> Summary:
+    def summary(
+        self, alpha: float = 0.05, *, target: int | None = None, yname: str = "y"
+    ) -> Summary:
         """The regression table of ``inference_`` (``str()`` of it prints;
-        ``.to_frame()`` gives a DataFrame). ``target`` picks one of several
-        targets.
+        ``.to_frame()`` gives a DataFrame), with intervals at level
+        ``1 − alpha``. ``target`` picks one of several targets; ``yname``
+        names the target in the header.
 
         Examples
         --------
@@ -270,7 +283,7 @@ class InferenceMixin:
             result = result[target]
         elif target not in (None, 0):
             raise ValueError(f"the model has one target; got target={target}")
-        return result.summary(alpha)
+        return result.summary(alpha, yname=yname)
 
     def inference(
         self,

@@ -26,6 +26,7 @@ from ._typing import F64
 __all__ = [
     "HAS_OPENMP",
     "GramObjective",
+    "cluster_scores",
     "gram",
     "gram_cg",
     "loss_gradient",
@@ -125,6 +126,46 @@ def loss_gradient(
         grad_coef += e @ xb
     grad_coef *= -2.0 / n
     return loss / n, -2.0 * grad_intercept / n
+
+
+def cluster_scores(
+    X: Array,
+    y: Array,
+    sample_weight: F64,
+    coef: F64,
+    intercept: float,
+    x_offset: F64,
+    y_offset: float,
+    groups: npt.NDArray[np.intp],
+    sums: F64,
+) -> float:
+    """Per-cluster sums of the scores ``s_i · [1, x_i − x_offset]`` into
+    ``sums``, and Σ w e² (see the compiled twin)."""
+    n, d = X.shape
+    p = sums.shape[1]
+    if y.shape[0] != n or groups.shape[0] != n:
+        raise ValueError(
+            f"y and groups need {n} entries, got {y.shape[0]} and {groups.shape[0]}"
+        )
+    if sample_weight.shape[0] not in (0, n):
+        raise ValueError(
+            f"sample_weight has {sample_weight.shape[0]} entries; expected 0 or {n}"
+        )
+    if p not in (d, d + 1):
+        raise ValueError(f"sums has {p} columns; expected {d} or {d + 1}")
+    ssr = 0.0
+    ws = Workspace()
+    for rows in _row_blocks(n, d):
+        z = np.subtract(X[rows], x_offset, out=ws.take("x", rows.stop - rows.start, d))
+        # e = (y − y_offset) − intercept − (X − x_offset) @ coef;  s = w e
+        e = (np.asarray(y[rows], dtype=np.float64) - y_offset) - intercept - z @ coef
+        s = e if sample_weight.shape[0] == 0 else sample_weight[rows] * e
+        ssr += float(e @ s)
+        g = groups[rows]
+        if p > d:
+            np.add.at(sums[:, 0], g, s)
+        np.add.at(sums[:, p - d :], g, z * s[:, np.newaxis])
+    return ssr
 
 
 def moments(X: Array, y: Array, mean: F64, m2: F64, n_threads: int) -> None:

@@ -12,6 +12,7 @@ pass needs O(block · d + clusters · d) memory and never a copy of ``X``.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -72,6 +73,15 @@ def _codes_of(col: npt.NDArray[Any], j: int) -> tuple[npt.NDArray[np.intp], int]
         missing = [i for i, v in enumerate(col) if v is None]
         if missing:
             raise ValueError(f"groups holds None at row {missing[0]} (column {j})")
+    if col.dtype.kind in "iub" and col.size:
+        # Integer ids in a range not much wider than n: numbered by a count
+        # (O(n)) rather than by np.unique's sort.
+        lo, hi = int(col.min()), int(col.max())
+        if hi - lo < max(4 * col.size, 1 << 16):
+            offset = col.astype(np.intp) - lo
+            present = np.bincount(offset, minlength=hi - lo + 1) > 0
+            number = np.cumsum(present, dtype=np.intp) - 1
+            return number[offset], int(present.sum())
     try:
         uniques, code = np.unique(col, return_inverse=True)
     except TypeError as exc:
@@ -82,6 +92,7 @@ def _codes_of(col: npt.NDArray[Any], j: int) -> tuple[npt.NDArray[np.intp], int]
 
 
 def sandwich_meat(
+    kernels: ModuleType,
     X: FloatArray,
     y: FloatArray,
     weights: F64 | None,
@@ -92,21 +103,47 @@ def sandwich_meat(
     cov_type: str,
     groups: GroupCodes | None,
 ) -> Meat:
-    """One pass over ``(X, y)``: the meat of ``cov_type`` for the fit
-    ``(coef, intercept)`` (``y`` one target; ``stats`` its statistics)."""
+    """One pass over ``(X, y)`` (one per clustering for ``cluster``): the meat
+    of ``cov_type`` for the fit ``(coef, intercept)``. ``y`` is one target,
+    ``stats`` its statistics; ``kernels`` the backend's (``cluster_scores``)."""
     n, d = X.shape
     with_const = bread.p == d + 1
     xbar = stats.mean[:d] if with_const else np.zeros(d)
     # e = (y − ȳ) − (x − x̄)ᵀβ − δ, δ = b − ȳ + x̄ᵀβ (0 at the exact optimum)
     ybar = float(stats.mean[d]) if with_const else 0.0
     delta = (intercept - ybar + float(xbar @ coef)) if with_const else 0.0
-    B = bread.inverse
-    leverage = cov_type in ("HC2", "HC3")
-    cluster = cov_type == "cluster"
-    p = bread.p
-    if cluster:
+    n_obs = float(n if weights is None else np.count_nonzero(weights > 0))
+    coef = np.ascontiguousarray(coef, dtype=np.float64)
+    if cov_type == "cluster":
         assert groups is not None
-        sums = [np.zeros((size, p)) for size in groups.sizes]
+        w = np.empty(0) if weights is None else weights
+        parts = []
+        ssr = 0.0
+        for code, size in zip(groups.codes, groups.sizes, strict=True):
+            sums = np.zeros((size, bread.p))
+            ssr = kernels.cluster_scores(X, y, w, coef, delta, xbar, ybar, code, sums)
+            parts.append((sums.T @ sums, _clusters_present(code, weights, size)))
+        return Meat(tuple(parts), ssr, n_obs)
+    M, ssr = _hc_meat(X, y, weights, coef, xbar, ybar, delta, bread, cov_type)
+    return Meat(((M, 0),), ssr, n_obs)
+
+
+def _hc_meat(
+    X: FloatArray,
+    y: FloatArray,
+    weights: F64 | None,
+    coef: F64,
+    xbar: F64,
+    ybar: float,
+    delta: float,
+    bread: Bread,
+    cov_type: str,
+) -> tuple[F64, float]:
+    """Σ s² z̃ z̃ᵀ (s divided by √(1 − h) or 1 − h for HC2 / HC3), and Σ w e²,
+    in blocks of rows centred into one buffer and scaled there in place."""
+    n, d = X.shape
+    with_const = bread.p == d + 1
+    p = bread.p
     M = np.zeros((p, p))
     ssr = 0.0
     step = max(1, _BLOCK_ELEMENTS // max(d, 1))
@@ -119,26 +156,21 @@ def sandwich_meat(
         w = None if weights is None else weights[lo:hi]
         s = e if w is None else w * e
         ssr += float(e @ s)
-        if leverage:
-            h = _leverage(Z, B, with_const)
+        if cov_type in ("HC2", "HC3"):
+            h = _leverage(Z, bread.inverse, with_const)
             if w is not None:
                 h *= w
             s = s / (np.sqrt(1.0 - h) if cov_type == "HC2" else (1.0 - h))
-        if cluster:
-            assert groups is not None
-            for total, code in zip(sums, groups.codes, strict=True):
-                _add_cluster_sums(total, code[lo:hi], s, Z, with_const)
-        else:
-            _add_outer(M, s, Z, with_const)
-    n_obs = float(n if weights is None else np.count_nonzero(weights > 0))
-    if not cluster:
-        return Meat(((M, 0),), ssr, n_obs)
-    assert groups is not None
-    parts = []
-    for total, code in zip(sums, groups.codes, strict=True):
-        present = _clusters_present(code, weights, total.shape[0])
-        parts.append((total.T @ total, present))
-    return Meat(tuple(parts), ssr, n_obs)
+        if with_const:
+            # the constant's row and column: Σ s², Σ s² z̃
+            s2 = s * s
+            M[0, 0] += float(s2.sum())
+            cross = s2 @ Z
+            M[0, 1:] += cross
+            M[1:, 0] += cross
+        Z *= s[:, np.newaxis]  # the scores, in place
+        M[p - d :, p - d :] += Z.T @ Z
+    return M, ssr
 
 
 def _leverage(Z: F64, B: F64, with_const: bool) -> F64:
@@ -149,32 +181,6 @@ def _leverage(Z: F64, B: F64, with_const: bool) -> F64:
     h = np.einsum("ij,ij->i", Z @ Bxx, Z)
     h += 2.0 * (Z @ b0x) + B[0, 0]
     return h  # type: ignore[no-any-return]
-
-
-def _add_outer(M: F64, s: F64, Z: F64, with_const: bool) -> None:
-    """M += Σ s² z̃ z̃ᵀ over the block."""
-    U = Z * s[:, np.newaxis]
-    if not with_const:
-        M += U.T @ U
-        return
-    M[0, 0] += s @ s
-    cross = U.T @ s
-    M[0, 1:] += cross
-    M[1:, 0] += cross
-    M[1:, 1:] += U.T @ U
-
-
-def _add_cluster_sums(
-    total: F64, code: npt.NDArray[np.intp], s: F64, Z: F64, with_const: bool
-) -> None:
-    """total[g] += Σ_{i∈g} s_i z̃_i over the block's rows."""
-    size = total.shape[0]
-    first = 0
-    if with_const:
-        total[:, 0] += np.bincount(code, weights=s, minlength=size)
-        first = 1
-    for j in range(Z.shape[1]):
-        total[:, first + j] += np.bincount(code, weights=s * Z[:, j], minlength=size)
 
 
 def _clusters_present(

@@ -1,7 +1,8 @@
 """Compiled kernels of fastlinreg, one module per family.
 
 ``_mse`` (``loss_gradient``), ``_gram`` (``moments``, ``gram``), ``_robust``
-(``robust_loss_gradient``), ``_cg`` (``gram_cg``) and ``_chunks`` (the row
+(``robust_loss_gradient``), ``_cg`` (``gram_cg``), ``_scores``
+(``cluster_scores``, for clustered covariances) and ``_chunks`` (the row
 partition, the pass helper with its interrupt and fork state, build info),
 over the shared headers ``_simd.pxd`` (vector helpers, fused types),
 ``_merge.pxd`` (pairwise merges) and ``_loss_terms.pxd`` (the per-row terms of
@@ -36,10 +37,12 @@ from ._chunks import BUILD_INFO, HAS_OPENMP, max_threads, n_chunks_for
 from ._gram import gram, moments
 from ._mse import loss_gradient
 from ._robust import robust_loss_gradient
+from ._scores import cluster_scores
 
 __all__ = [
     "BUILD_INFO",
     "HAS_OPENMP",
+    "cluster_scores",
     "gram",
     "gram_cg",
     "loss_gradient",

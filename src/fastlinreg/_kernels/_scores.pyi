@@ -1,0 +1,16 @@
+"""Type stubs of the compiled _scores module."""
+
+import numpy as np
+import numpy.typing as npt
+
+def cluster_scores(
+    X: npt.NDArray[np.floating],
+    y: npt.NDArray[np.floating],
+    sample_weight: npt.NDArray[np.float64],
+    coef: npt.NDArray[np.float64],
+    intercept: float,
+    x_offset: npt.NDArray[np.float64],
+    y_offset: float,
+    groups: npt.NDArray[np.intp],
+    sums: npt.NDArray[np.float64],
+) -> float: ...
