@@ -305,20 +305,51 @@ def test_inference_on_other_data_raises():
         model.inference(X[:, :2], y)
 
 
-def test_dask_nonrobust_equals_in_memory():
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_dask_equals_in_memory(cov_type, fit_intercept):
+    """Chunks of 300 rows (the last one short), clusters spread over all of
+    them, ids as strings for two-way: the merged scores are the in-memory
+    ones, and so are inference() on Dask arrays and on a Dask-fitted model."""
     da = pytest.importorskip("dask.array")
-    X, y, _ = heteroskedastic(2000)
-    a = ours_fit(X, y, None, True, "nonrobust", None).inference_
-    b = (
-        LinearRegression()
-        .fit(da.from_array(X, chunks=(300, 3)), da.from_array(y, chunks=300))
-        .inference_
+    X, y, rng = heteroskedastic(2000)
+    groups = groups_for(cov_type, 2000, rng)
+    if cov_type == "cluster2":
+        groups = groups.astype(str)
+    a = ours_fit(X, y, None, fit_intercept, cov_type, groups).inference_
+    Xd, yd = da.from_array(X, chunks=(300, 3)), da.from_array(y, chunks=300)
+    gd = (
+        None
+        if groups is None
+        else da.from_array(groups, chunks=(700, *groups.shape[1:]))
     )
-    np.testing.assert_allclose(b.bse, a.bse, rtol=1e-10)
-    with pytest.raises(ValueError, match="Dask"):
-        LinearRegression(cov_type="HC1").fit(
-            da.from_array(X, chunks=(300, 3)), da.from_array(y, chunks=300)
-        )
+    model = ours_fit(Xd, yd, None, fit_intercept, cov_type, gd)
+    b = model.inference_
+    for name in ["params", "bse", "pvalues", "fvalue", "ssr", "rsquared", "llf"]:
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-10)
+    assert b.n_groups == a.n_groups
+    c = model.inference(X, y, groups=groups)  # the Dask fit, data in memory
+    d = LinearRegression(fit_intercept=fit_intercept).fit(X, y)
+    kind = "cluster" if cov_type.startswith("cluster") else cov_type
+    d = d.inference(Xd, yd, groups=gd, cov_type=kind)  # and the other way
+    for other in (c, d):
+        np.testing.assert_allclose(other.bse, a.bse, rtol=1e-10)
+
+
+def test_dask_cluster_ids_are_checked():
+    da = pytest.importorskip("dask.array")
+    X, y, _ = heteroskedastic(600)
+    Xd, yd = da.from_array(X, chunks=(200, 3)), da.from_array(y, chunks=200)
+    model = LinearRegression(cov_type="cluster")
+    ids = np.arange(600.0) // 7
+    ids[450] = np.nan
+    with pytest.raises(ValueError, match="nan at row 450"):
+        model.fit(Xd, yd, groups=da.from_array(ids, chunks=250))
+    with pytest.raises(ValueError, match="groups has 599 rows"):
+        model.fit(Xd, yd, groups=np.arange(599))
+    with pytest.raises(TypeError, match="object"):
+        model.fit(Xd, yd, groups=np.array([None] * 600, dtype=object))
+    assert not hasattr(model, "coef_")
 
 
 def test_several_targets_give_one_result_each():

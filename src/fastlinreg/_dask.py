@@ -38,6 +38,15 @@ from ._backend import get_kernels, resolve_n_threads
 from ._coords import Coordinates
 from ._fit import FitSpec, Problem, stats_problems
 from ._gather import Gathered
+from ._inference import Meat
+from ._sandwich import (
+    ClusterSums,
+    MeatPoint,
+    chunk_cluster_sums,
+    cluster_meat,
+    hc_meat,
+    merge_cluster_sums,
+)
 from ._stats import SufficientStats, sufficient_stats
 from ._typing import F64, FloatArray
 from ._validation import (
@@ -51,6 +60,7 @@ from ._validation import (
 )
 
 __all__ = [
+    "DaskPass",
     "as_dask_X",
     "as_dask_X_y",
     "gather",
@@ -394,6 +404,106 @@ def gather(spec: FitSpec, X: Any, y: Any) -> Gathered:
 
     problem = Problem(mean, m2 / n, n, objective=objective)
     return Gathered([problem], 1, d, Xd.dtype)
+
+
+def _chunk_hc_meat(
+    X: FloatArray, y: FloatArray, point: MeatPoint
+) -> tuple[F64, float, int]:
+    """One chunk's part of a heteroskedasticity-robust meat (HC0-HC3)."""
+    Xa, ya = _block_arrays(X, y)
+    M, ssr = hc_meat(Xa, ya, None, point)
+    return M, ssr, int(Xa.shape[0])
+
+
+def _merge_hc_meat(*parts: tuple[F64, float, int]) -> tuple[F64, float, int]:
+    return (
+        _tree([p[0] for p in parts], np.add),
+        sum(p[1] for p in parts),
+        sum(p[2] for p in parts),
+    )
+
+
+def _chunk_cluster_sums(
+    X: FloatArray,
+    y: FloatArray,
+    groups: Any,
+    point: MeatPoint,
+    first_row: int,
+    backend: str,
+) -> ClusterSums:
+    Xa, ya = _block_arrays(X, y)
+    ids = np.asarray(groups)
+    return chunk_cluster_sums(get_kernels(backend), Xa, ya, point, ids, first_row)
+
+
+def _as_dask_groups(groups: Any, Xd: Any) -> Any:
+    """Cluster ids as a Dask array chunked like the rows of ``Xd``."""
+    da = _import("dask.array")
+
+    if groups is None:
+        return None
+    g: Any = groups if is_dask_collection(groups) else np.asarray(groups)
+    if is_dask_collection(g) and hasattr(g, "to_dask_array"):
+        g = g.to_dask_array(lengths=True)
+    if g.ndim == 2 and g.shape[1] == 1:
+        g = g[:, 0]
+    if g.ndim not in (1, 2) or (g.ndim == 2 and g.shape[1] != 2):
+        raise ValueError(
+            "groups must have shape (n_samples,) for one-way or (n_samples, 2) "
+            f"for two-way clustering, got {g.shape}"
+        )
+    if g.shape[0] != Xd.shape[0]:
+        raise ValueError(f"groups has {g.shape[0]} rows, X has {Xd.shape[0]}")
+    if g.dtype == object:
+        raise TypeError(
+            "groups of dtype object are not supported on Dask arrays: give the "
+            "cluster ids as integers or strings"
+        )
+    chunks = (Xd.chunks[0],) + ((2,) if g.ndim == 2 else ())
+    if not is_dask_collection(g):
+        return da.from_array(g, chunks=chunks)
+    return g if g.chunks == chunks else g.rechunk(chunks)
+
+
+class DaskPass:
+    """Inference's passes over Dask arrays (a :class:`~fastlinreg._sandwich.
+    DataPass`): the statistics, and a robust meat as one task per chunk and a
+    tree of merges. Clustered scores are summed per cluster id in each chunk
+    and merged by id, so a cluster may span chunks and workers; what reaches
+    the client is O(p² + clusters · p)."""
+
+    def __init__(self, spec: FitSpec, X: Any, y: Any, groups: Any) -> None:
+        self.X, self.y = as_dask_X_y(X, y)
+        self.groups = _as_dask_groups(groups, self.X)
+        self.backend = spec.engine.name
+        self.n_jobs = spec.engine.n_jobs
+
+    def stats(self) -> SufficientStats:
+        return gather_stats(self.X, self.y, self.backend, self.n_jobs)
+
+    def meat(self, target: int, point: MeatPoint) -> Meat:
+        dask = _import("dask")
+        delayed = dask.delayed
+
+        assert target == 0  # (Dask fits have one target)
+        blocks = _blocks(self.X, self.y)
+        if point.cov_type != "cluster":
+            task = delayed(_chunk_hc_meat, pure=True)
+            parts = [task(xb, yb, point) for xb, yb in blocks]
+            merge = delayed(_merge_hc_meat, pure=True)
+            ((M, ssr, n),) = dask.compute(_task_tree(parts, merge))
+            return Meat(((M, 0),), float(ssr), float(n))
+        gs = self.groups.to_delayed().ravel()
+        starts = np.cumsum((0, *self.X.chunks[0][:-1]))
+        task = delayed(_chunk_cluster_sums, pure=True)
+        parts = [
+            task(xb, yb, gb, point, int(first), self.backend)
+            for (xb, yb), gb, first in zip(blocks, gs, starts, strict=True)
+        ]
+        (total,) = dask.compute(
+            _task_tree(parts, delayed(merge_cluster_sums, pure=True))
+        )
+        return cluster_meat(total)
 
 
 def as_dask_X(X: Any) -> Any:

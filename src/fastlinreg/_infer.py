@@ -24,13 +24,25 @@ from ._inference import (
     check_cov_type,
     least_squares_inference,
 )
-from ._sandwich import GroupCodes, group_codes, sandwich_meat
-from ._stats import SufficientStats, sufficient_stats
+from ._sandwich import (
+    DataPass,
+    MemoryPass,
+    MissingClusterId,
+    group_codes,
+    meat_point,
+)
+from ._stats import SufficientStats
 from ._summary import Summary
-from ._typing import F64, FloatArray
+from ._typing import F64
 from ._validation import check_sample_weight, check_X_y
 
-__all__ = ["FitInference", "InferenceMixin", "check_groups", "fit_inference"]
+__all__ = [
+    "FitInference",
+    "InferenceMixin",
+    "check_groups",
+    "fit_inference",
+    "memory_pass",
+]
 
 # The normal equations of the fitted coefficients on data given to
 # inference(): relative residual above this means other data.
@@ -72,9 +84,9 @@ def _reason(spec: FitSpec, solutions: Sequence[Solution]) -> str | None:
     return None
 
 
-def check_groups(spec: FitSpec, groups: Any, is_dask: bool) -> None:
-    """``groups`` belongs with ``cov_type='cluster'`` and only with it;
-    robust covariances need the data in memory (before any pass)."""
+def check_groups(spec: FitSpec, groups: Any) -> None:
+    """``groups`` belongs with ``cov_type='cluster'`` and only with it
+    (checked before any pass)."""
     if spec.cov_type == "cluster" and groups is None:
         raise ValueError(
             "cov_type='cluster' needs the cluster ids: fit(X, y, groups=...)"
@@ -84,39 +96,40 @@ def check_groups(spec: FitSpec, groups: Any, is_dask: bool) -> None:
             f"groups are the cluster ids of cov_type='cluster'; this estimator has "
             f"cov_type={spec.cov_type!r}"
         )
-    if is_dask and spec.cov_type != "nonrobust":
-        raise ValueError(
-            f"cov_type={spec.cov_type!r} is not supported on Dask arrays yet (its "
-            "second pass runs in memory): fit with cov_type='nonrobust', or pass "
-            "NumPy arrays or memory maps"
-        )
+
+
+def memory_pass(
+    spec: FitSpec, X: Any, Y: Any, weights: F64 | None, groups: Any
+) -> MemoryPass:
+    """The :class:`MemoryPass` of validated arrays (``groups`` numbered)."""
+    engine = spec.engine
+    codes = group_codes(groups, X.shape[0])
+    return MemoryPass(engine.kernels, engine.threads(X.size), X, Y, weights, codes)
 
 
 def fit_inference(
     spec: FitSpec,
     solutions: Sequence[Solution],
     stats: SufficientStats | None,
-    data: tuple[FloatArray, FloatArray, F64 | None] | None,
-    codes: GroupCodes | None,
+    data: DataPass | None,
     feature_names: Any = None,
 ) -> FitInference:
     """What ``fit`` commits for inference; the robust types' pass runs here
-    (``data``: the validated X, Y and weights; None for partial_fit)."""
+    (``data``: where the fit's data are; None for partial_fit)."""
     reason = _reason(spec, solutions)
     cov_type = spec.cov_type
     if reason is not None or cov_type == "nonrobust":
         return FitInference(cov_type, spec.fit_intercept, reason)
     if data is None:
         return FitInference(cov_type, spec.fit_intercept, needs_data=True)
-    X, Y, weights = data
     coefs = [s.coef for s in solutions]
     intercepts = [s.intercept for s in solutions]
-    names = _names(feature_names, X.shape[1])
+    names = _names(feature_names, coefs[0].shape[0])
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            results = _robust_results(
-                spec, X, Y, weights, codes, stats, coefs, intercepts, names
-            )
+            results = _robust_results(spec, data, stats, coefs, intercepts, names)
+    except MissingClusterId:
+        raise
     except ValueError as exc:
         # The fit stands; its inference is what is undefined (collinear
         # features, no residual degrees of freedom): inference_ says why.
@@ -132,10 +145,7 @@ def fit_inference(
 
 def _robust_results(
     spec: FitSpec,
-    X: FloatArray,
-    Y: FloatArray,
-    weights: F64 | None,
-    codes: GroupCodes | None,
+    data: DataPass,
     stats: SufficientStats | None,
     coefs: Sequence[F64],
     intercepts: Sequence[float],
@@ -143,26 +153,12 @@ def _robust_results(
 ) -> list[InferenceResult]:
     """One result per target, each with the pass its meat needs."""
     if stats is None:
-        engine = spec.engine
-        stats = sufficient_stats(engine.kernels, X, Y, engine.threads(X.size), weights)
+        stats = data.stats()
     results = []
     for j, (coef, intercept) in enumerate(zip(coefs, intercepts, strict=True)):
         target = stats.target(j)
-        # (a column of several targets is copied once, contiguous: the kernel's)
-        y = Y if Y.ndim == 1 else Y[:, j].copy()
         b = bread(target, spec.fit_intercept)
-        meat = sandwich_meat(
-            spec.engine.kernels,
-            X,
-            y,
-            weights,
-            coef,
-            intercept,
-            target,
-            b,
-            spec.cov_type,
-            codes,
-        )
+        meat = data.meat(j, meat_point(coef, intercept, target, b, spec.cov_type))
         results.append(
             least_squares_inference(
                 target,
@@ -331,14 +327,11 @@ class InferenceMixin:
         cov_type = check_cov_type(
             getattr(self, "cov_type", "nonrobust") if cov_type is None else cov_type
         )
-        Xa, Y = check_X_y(X, y, multi_output=True)
-        weights = check_sample_weight(sample_weight, Xa.shape[0])
         if (cov_type == "cluster") != (groups is not None):
             raise ValueError("groups are needed with cov_type='cluster', and only then")
-        spec = self._spec()  # type: ignore[attr-defined]
-        stats = sufficient_stats(
-            spec.engine.kernels, Xa, Y, spec.engine.threads(Xa.size), weights
-        )
+        spec = replace(self._spec(), cov_type=cov_type)  # type: ignore[attr-defined]
+        data = _data_pass(spec, X, y, sample_weight, groups)
+        stats = data.stats()
         coefs = np.atleast_2d(np.asarray(self.coef_, dtype=np.float64))
         intercepts = np.atleast_1d(np.asarray(self.intercept_, dtype=np.float64))
         if stats.n_targets != coefs.shape[0] or stats.d != coefs.shape[1]:
@@ -363,12 +356,25 @@ class InferenceMixin:
                 for j in range(stats.n_targets)
             ]
         else:
-            codes = group_codes(groups, Xa.shape[0])
-            spec = replace(spec, cov_type=cov_type)
             results = _robust_results(
-                spec, Xa, Y, weights, codes, stats, list(coefs), list(intercepts), names
+                spec, data, stats, list(coefs), list(intercepts), names
             )
         return _one_or_list(results, self.coef_)
+
+
+def _data_pass(
+    spec: FitSpec, X: Any, y: Any, sample_weight: Any, groups: Any
+) -> DataPass:
+    """inference()'s data, validated: Dask arrays or arrays in memory."""
+    from ._dask import DaskPass, is_dask_collection
+
+    if is_dask_collection(X) or is_dask_collection(y):
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported with Dask arrays")
+        return DaskPass(spec, X, y, groups)
+    Xa, Y = check_X_y(X, y, multi_output=True)
+    weights = check_sample_weight(sample_weight, Xa.shape[0])
+    return memory_pass(spec, Xa, Y, weights, groups)
 
 
 def _check_solves(

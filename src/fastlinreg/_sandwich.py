@@ -13,19 +13,37 @@ pass needs O(block · d + clusters · d) memory and never a copy of ``X``.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from ._inference import Bread, Meat
-from ._stats import SufficientStats
+from ._stats import SufficientStats, sufficient_stats
 from ._typing import F64, FloatArray
 
-__all__ = ["GroupCodes", "group_codes", "sandwich_meat"]
+__all__ = [
+    "ClusterSums",
+    "DataPass",
+    "GroupCodes",
+    "MeatPoint",
+    "MemoryPass",
+    "chunk_cluster_sums",
+    "cluster_meat",
+    "group_codes",
+    "hc_meat",
+    "meat_point",
+    "merge_cluster_sums",
+    "sandwich_meat",
+]
 
 # Elements of X per block: big enough for BLAS, small beside n.
 _BLOCK_ELEMENTS = 1 << 19
+
+
+class MissingClusterId(ValueError):
+    """A cluster id is NaN or None: bad input, raised by ``fit`` (not an
+    undefined inference that ``inference_`` would explain)."""
 
 
 class GroupCodes(NamedTuple):
@@ -65,14 +83,7 @@ def group_codes(groups: Any, n: int) -> GroupCodes | None:
 
 
 def _codes_of(col: npt.NDArray[Any], j: int) -> tuple[npt.NDArray[np.intp], int]:
-    if col.dtype.kind == "f":
-        bad = np.flatnonzero(~np.isfinite(col))
-        if bad.size:
-            raise ValueError(f"groups holds {col[bad[0]]} at row {bad[0]} (column {j})")
-    if col.dtype == object:
-        missing = [i for i, v in enumerate(col) if v is None]
-        if missing:
-            raise ValueError(f"groups holds None at row {missing[0]} (column {j})")
+    _check_ids(col, j, 0, allow_object=True)
     if col.dtype.kind in "iub" and col.size:
         # Integer ids in a range not much wider than n: numbered by a count
         # (O(n)) rather than by np.unique's sort.
@@ -91,56 +102,211 @@ def _codes_of(col: npt.NDArray[Any], j: int) -> tuple[npt.NDArray[np.intp], int]
     return code.reshape(-1).astype(np.intp, copy=False), int(uniques.shape[0])
 
 
+class MeatPoint(NamedTuple):
+    """The fit a meat is taken at, in the centred coordinates, with what a
+    block of rows needs (small, picklable: Dask tasks carry it):
+    ``e = (y − ȳ) − (x − x̄)ᵀβ − δ`` with ``δ = b − ȳ + x̄ᵀβ`` (0 at the
+    exact optimum); ``x̄ = 0``, ``ȳ = δ = 0`` without an intercept."""
+
+    coef: F64
+    xbar: F64
+    ybar: float
+    delta: float
+    bread: Bread
+    cov_type: str
+
+
+def meat_point(
+    coef: F64, intercept: float, stats: SufficientStats, bread: Bread, cov_type: str
+) -> MeatPoint:
+    """The :class:`MeatPoint` of the fit ``(coef, intercept)`` of the target
+    whose statistics are ``stats``."""
+    d = stats.d
+    coef = np.ascontiguousarray(coef, dtype=np.float64)
+    if bread.p != d + 1:
+        return MeatPoint(coef, np.zeros(d), 0.0, 0.0, bread, cov_type)
+    xbar = np.ascontiguousarray(stats.mean[:d])
+    ybar = float(stats.mean[d])
+    delta = intercept - ybar + float(xbar @ coef)
+    return MeatPoint(coef, xbar, ybar, delta, bread, cov_type)
+
+
+class DataPass(Protocol):
+    """Where the data of a fit are, for inference's passes over them: the
+    statistics (one pass) and a robust meat (one more); memory and Dask."""
+
+    def stats(self) -> SufficientStats:
+        """The sufficient statistics of the data (every target)."""
+        ...
+
+    def meat(self, target: int, point: MeatPoint) -> Meat:
+        """The meat of ``point.cov_type`` for one target at ``point``."""
+        ...
+
+
+class MemoryPass(NamedTuple):
+    """The :class:`DataPass` of arrays in memory (or memory maps)."""
+
+    kernels: ModuleType
+    threads: int
+    X: FloatArray
+    Y: FloatArray
+    weights: F64 | None
+    groups: GroupCodes | None
+
+    def stats(self) -> SufficientStats:
+        kernels, threads, X, Y, weights, _ = self
+        return sufficient_stats(kernels, X, Y, threads, weights)
+
+    def meat(self, target: int, point: MeatPoint) -> Meat:
+        # (a column of several targets is copied once, contiguous: the kernel's)
+        Y = self.Y
+        y = Y if Y.ndim == 1 else Y[:, target].copy()
+        return sandwich_meat(self.kernels, self.X, y, self.weights, point, self.groups)
+
+
 def sandwich_meat(
     kernels: ModuleType,
     X: FloatArray,
     y: FloatArray,
     weights: F64 | None,
-    coef: F64,
-    intercept: float,
-    stats: SufficientStats,
-    bread: Bread,
-    cov_type: str,
+    point: MeatPoint,
     groups: GroupCodes | None,
 ) -> Meat:
     """One pass over ``(X, y)`` (one per clustering for ``cluster``): the meat
-    of ``cov_type`` for the fit ``(coef, intercept)``. ``y`` is one target,
-    ``stats`` its statistics; ``kernels`` the backend's (``cluster_scores``)."""
-    n, d = X.shape
-    with_const = bread.p == d + 1
-    xbar = stats.mean[:d] if with_const else np.zeros(d)
-    # e = (y − ȳ) − (x − x̄)ᵀβ − δ, δ = b − ȳ + x̄ᵀβ (0 at the exact optimum)
-    ybar = float(stats.mean[d]) if with_const else 0.0
-    delta = (intercept - ybar + float(xbar @ coef)) if with_const else 0.0
-    n_obs = float(n if weights is None else np.count_nonzero(weights > 0))
-    coef = np.ascontiguousarray(coef, dtype=np.float64)
-    if cov_type == "cluster":
-        assert groups is not None
-        w = np.empty(0) if weights is None else weights
-        parts = []
-        ssr = 0.0
-        for code, size in zip(groups.codes, groups.sizes, strict=True):
-            sums = np.zeros((size, bread.p))
-            ssr = kernels.cluster_scores(X, y, w, coef, delta, xbar, ybar, code, sums)
-            parts.append((sums.T @ sums, _clusters_present(code, weights, size)))
-        return Meat(tuple(parts), ssr, n_obs)
-    M, ssr = _hc_meat(X, y, weights, coef, xbar, ybar, delta, bread, cov_type)
-    return Meat(((M, 0),), ssr, n_obs)
+    of ``point.cov_type`` at ``point``. ``y`` is one target; ``kernels`` the
+    backend's (``cluster_scores``)."""
+    n_obs = float(X.shape[0] if weights is None else np.count_nonzero(weights > 0))
+    if point.cov_type != "cluster":
+        M, ssr = hc_meat(X, y, weights, point)
+        return Meat(((M, 0),), ssr, n_obs)
+    assert groups is not None
+    parts = []
+    ssr = 0.0
+    for code, size in zip(groups.codes, groups.sizes, strict=True):
+        sums, ssr = cluster_sums(kernels, X, y, weights, point, code, size)
+        parts.append((sums.T @ sums, _clusters_present(code, weights, size)))
+    return Meat(tuple(parts), ssr, n_obs)
 
 
-def _hc_meat(
+def cluster_sums(
+    kernels: ModuleType,
     X: FloatArray,
     y: FloatArray,
     weights: F64 | None,
-    coef: F64,
-    xbar: F64,
-    ybar: float,
-    delta: float,
-    bread: Bread,
-    cov_type: str,
+    point: MeatPoint,
+    code: npt.NDArray[np.intp],
+    size: int,
+) -> tuple[F64, float]:
+    """The scores summed per cluster, ``S_g = Σ_{i∈g} w_i e_i z̃_i`` (size × p),
+    and ``Σ w e²``: one pass of the backend's kernel."""
+    sums = np.zeros((size, point.bread.p))
+    w = np.empty(0) if weights is None else weights
+    ssr = kernels.cluster_scores(
+        X, y, w, point.coef, point.delta, point.xbar, point.ybar, code, sums
+    )
+    return sums, float(ssr)
+
+
+class ClusterSums(NamedTuple):
+    """Per-cluster scores of some rows, keyed by the cluster ids themselves
+    (not codes), so that the sums of chunks merge wherever the rows of a
+    cluster lie: ``ids[k]`` sorted and distinct, ``sums[k]`` one row each,
+    for each clustering ``k`` (three for two-way: both and their pairs)."""
+
+    ids: tuple[npt.NDArray[Any], ...]
+    sums: tuple[F64, ...]
+    ssr: float
+    n: int
+
+
+def chunk_cluster_sums(
+    kernels: ModuleType,
+    X: FloatArray,
+    y: FloatArray,
+    point: MeatPoint,
+    groups: npt.NDArray[Any],
+    first_row: int,
+) -> ClusterSums:
+    """:class:`ClusterSums` of one chunk whose ids are ``groups`` (its rows
+    of the (n,) or (n, 2) ids; ``first_row`` its place, for messages)."""
+    columns = [groups] if groups.ndim == 1 else [groups[:, 0], groups[:, 1]]
+    if len(columns) == 2:
+        pair = [("a", groups.dtype), ("b", groups.dtype)]
+        pairs = np.empty(groups.shape[0], dtype=pair)
+        pairs["a"], pairs["b"] = columns
+        columns.append(pairs)
+    ids, sums = [], []
+    ssr = 0.0
+    for j, col in enumerate(columns):
+        _check_ids(col, j, first_row)
+        uniques, code = np.unique(col, return_inverse=True)
+        code = code.reshape(-1).astype(np.intp, copy=False)
+        S, ssr = cluster_sums(kernels, X, y, None, point, code, uniques.shape[0])
+        ids.append(uniques)
+        sums.append(S)
+    return ClusterSums(tuple(ids), tuple(sums), ssr, int(X.shape[0]))
+
+
+def merge_cluster_sums(*parts: ClusterSums) -> ClusterSums:
+    """Several chunks' :class:`ClusterSums` as one: the sums of equal ids
+    added (a sort of the ids they hold, then one reduction)."""
+    ids, sums = [], []
+    for k in range(len(parts[0].ids)):
+        all_ids = np.concatenate([part.ids[k] for part in parts])
+        all_sums = np.concatenate([part.sums[k] for part in parts])
+        order = np.argsort(all_ids, kind="stable")
+        all_ids = all_ids[order]
+        starts = np.flatnonzero(np.r_[True, all_ids[1:] != all_ids[:-1]])
+        ids.append(all_ids[starts])
+        sums.append(np.add.reduceat(all_sums[order], starts, axis=0))
+    return ClusterSums(
+        tuple(ids),
+        tuple(sums),
+        sum(part.ssr for part in parts),
+        sum(part.n for part in parts),
+    )
+
+
+def cluster_meat(total: ClusterSums) -> Meat:
+    """The meat of all the rows from their merged :class:`ClusterSums`."""
+    parts = tuple((S.T @ S, int(S.shape[0])) for S in total.sums)
+    return Meat(parts, total.ssr, float(total.n))
+
+
+def _check_ids(
+    col: npt.NDArray[Any], j: int, first_row: int, *, allow_object: bool = False
+) -> None:
+    """Missing cluster ids (NaN, None) are an error naming the row."""
+    if col.dtype.names:
+        for name in col.dtype.names:
+            _check_ids(col[name], j, first_row)
+        return
+    if col.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(col))
+        if bad.size:
+            raise MissingClusterId(
+                f"groups holds {col[bad[0]]} at row {first_row + bad[0]} (column {j})"
+            )
+    elif col.dtype == object:
+        if not allow_object:
+            raise TypeError(
+                "groups of dtype object are not supported on Dask arrays: give "
+                "the cluster ids as integers or strings"
+            )
+        missing = [i for i, v in enumerate(col) if v is None]
+        if missing:
+            raise MissingClusterId(
+                f"groups holds None at row {first_row + missing[0]} (column {j})"
+            )
+
+
+def hc_meat(
+    X: FloatArray, y: FloatArray, weights: F64 | None, point: MeatPoint
 ) -> tuple[F64, float]:
     """Σ s² z̃ z̃ᵀ (s divided by √(1 − h) or 1 − h for HC2 / HC3), and Σ w e²,
     in blocks of rows centred into one buffer and scaled there in place."""
+    coef, xbar, ybar, delta, bread, cov_type = point
     n, d = X.shape
     with_const = bread.p == d + 1
     p = bread.p

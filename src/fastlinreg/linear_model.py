@@ -30,10 +30,10 @@ from ._fit import (
     target_inits,
 )
 from ._gather import Gathered, chunk_stats, gather_arrays
-from ._infer import InferenceMixin, check_groups, fit_inference
+from ._infer import InferenceMixin, check_groups, fit_inference, memory_pass
 from ._loss_gradient import loss_gradient
 from ._progress import IterationInfo
-from ._sandwich import group_codes
+from ._sandwich import DataPass
 from ._stats import OVERFLOW_MESSAGE, SufficientStats
 from ._validation import check_sample_weight, check_X_y, feature_names_of
 
@@ -318,18 +318,16 @@ class LinearRegression(InferenceMixin, LinearModel):
         (True, 'converged')
         """
         spec = self._spec()
-        check_groups(spec, groups, is_dask_collection(X) or is_dask_collection(y))
+        check_groups(spec, groups)
         gathered, inits, data = _gather(
-            spec, X, y, sample_weight, coef_init, intercept_init
+            spec, X, y, sample_weight, coef_init, intercept_init, groups
         )
-        # (Dask's data is None: check_groups refused groups there)
-        codes = None if data is None else group_codes(groups, data[0].shape[0])
         solutions = [
             solve(spec, problem, init)
             for problem, init in zip(gathered.problems, inits, strict=True)
         ]
         names = feature_names_of(X)
-        inference = fit_inference(spec, solutions, gathered.stats, data, codes, names)
+        inference = fit_inference(spec, solutions, gathered.stats, data, names)
         return self._commit(spec, solutions, gathered, inference, X_raw=X)
 
     def partial_fit(
@@ -428,7 +426,7 @@ class LinearRegression(InferenceMixin, LinearModel):
                     raise ValueError(OVERFLOW_MESSAGE)
                 dtype = np.result_type(self.coef_.dtype, dtype)
             solutions, gathered = _solve_stats(spec, stats, dtype)
-            inference = fit_inference(spec, solutions, stats, None, None)
+            inference = fit_inference(spec, solutions, stats, None)
             # A continued accumulation keeps the first chunk's feature names.
             new_input = X if previous is None else None
             return self._commit(spec, solutions, gathered, inference, X_raw=new_input)
@@ -472,25 +470,31 @@ def _gather(
     sample_weight: Any,
     coef_init: Any,
     intercept_init: Any,
-) -> tuple[Gathered, list[Init], tuple[Any, Any, Any] | None]:
+    groups: Any,
+) -> tuple[Gathered, list[Init], DataPass | None]:
     """``fit``'s pass over the data (Dask's or in memory), the targets'
-    starting points (their shapes checked before the pass) and the validated
-    arrays (None for Dask's)."""
+    starting points (their shapes checked before the pass) and, for a robust
+    ``cov_type``, where the data are for its second pass (checked, with the
+    cluster ids, before the first)."""
+    robust = spec.cov_type != "nonrobust"
+    data: DataPass | None = None
     if is_dask_collection(X) or is_dask_collection(y):
-        from ._dask import gather
+        from ._dask import DaskPass, gather
 
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported with Dask arrays")
+        if robust:
+            data = DaskPass(spec, X, y, groups)
         gathered = gather(spec, X, y)
-        data = None
     else:
         Xa, Y = check_X_y(X, y, finite=False, multi_output=True)
         weights = check_sample_weight(sample_weight, Xa.shape[0])
         if coef_init is not None or intercept_init is not None:
             n_targets = 1 if Y.ndim == 1 else int(Y.shape[1])
             target_inits(coef_init, intercept_init, n_targets, Xa.shape[1])
+        if robust:
+            data = memory_pass(spec, Xa, Y, weights, groups)
         gathered = gather_arrays(spec, Xa, Y, weights)
-        data = (Xa, Y, weights)
     inits = target_inits(
         coef_init, intercept_init, gathered.n_targets, gathered.n_features
     )
