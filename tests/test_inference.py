@@ -387,7 +387,9 @@ def test_feature_names_name_the_rows():
     ("params", "match"),
     [
         ({"alpha": 0.1}, "penalised"),
-        ({"loss": "huber"}, "loss='squared_error'"),
+        ({"loss": "huber"}, "no classical"),
+        ({"loss": "absolute_error"}, "not loss='absolute_error'"),
+        ({"loss": "quantile", "cov_type": "robust", "alpha": 0.1}, "penalised"),
         ({"max_iter": 1, "solver": "gd", "tol": 1e-12}, "did not converge"),
     ],
 )

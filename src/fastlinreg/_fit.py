@@ -31,6 +31,7 @@ from ._datafits import GramMSE, StatsQuadratic
 from ._exceptions import ConvergenceWarning, DivergenceError, IllConditionedWarning
 from ._inference import check_cov_type
 from ._losses import Loss, check_loss
+from ._m_inference import check_loss_cov_type
 from ._newton import SecondOrder, proximal_newton
 from ._penalties import Penalty, check_penalty
 from ._progress import IterationInfo, Watcher
@@ -162,6 +163,8 @@ def _build_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
     engine = Engine.resolve(params["backend"], params["n_jobs"])
     rate = params["learning_rate"]
     precompute = params["precompute"]
+    cov_type = check_cov_type(params.get("cov_type", "nonrobust"))
+    check_loss_cov_type(loss.name, cov_type)
     return FitSpec(
         loss=loss,
         penalty=penalty,
@@ -175,7 +178,7 @@ def _build_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
         callback=callback,
         engine=engine,
         estimator=estimator,
-        cov_type=check_cov_type(params.get("cov_type", "nonrobust")),
+        cov_type=cov_type,
     )
 
 

@@ -24,6 +24,12 @@ from ._inference import (
     check_cov_type,
     least_squares_inference,
 )
+from ._m_inference import (
+    LOSS_COV_TYPES,
+    check_loss_cov_type,
+    m_inference,
+    nonrobust_reason,
+)
 from ._sandwich import (
     DataPass,
     MemoryPass,
@@ -33,7 +39,7 @@ from ._sandwich import (
 )
 from ._stats import SufficientStats
 from ._summary import Summary
-from ._typing import F64
+from ._typing import F64, FloatArray
 from ._validation import check_sample_weight, check_X_y
 
 __all__ = [
@@ -58,15 +64,13 @@ class FitInference(NamedTuple):
     reason: str | None = None
     results: tuple[InferenceResult, ...] | None = None
     needs_data: bool = False  # robust, after partial_fit: inference(X, y)
+    other_cov: bool = False  # reason is cov_type's: inference(X, y, cov_type=…)
 
 
 def _reason(spec: FitSpec, solutions: Sequence[Solution]) -> str | None:
     """Why the fit has no valid classical inference, or None."""
-    if spec.loss.name != "squared_error":
-        return (
-            f"inference is available for loss='squared_error' (OLS and WLS), not "
-            f"loss={spec.loss.name!r}"
-        )
+    if spec.loss.name not in LOSS_COV_TYPES:
+        return nonrobust_reason(spec.loss.name)
     if spec.penalty.alpha > 0:
         return (
             f"a penalised fit (alpha={spec.penalty.alpha:g}) has no valid classical "
@@ -118,6 +122,10 @@ def fit_inference(
     (``data``: where the fit's data are; None for partial_fit)."""
     reason = _reason(spec, solutions)
     cov_type = spec.cov_type
+    if reason is None and cov_type == "nonrobust" and _robust_loss(spec):
+        # the fit stands; inference(X, y, cov_type=...) may still give one
+        reason = nonrobust_reason(spec.loss.name)
+        return FitInference(cov_type, spec.fit_intercept, reason, other_cov=True)
     if reason is not None or cov_type == "nonrobust":
         return FitInference(cov_type, spec.fit_intercept, reason)
     if data is None:
@@ -152,6 +160,8 @@ def _robust_results(
     names: Sequence[str],
 ) -> list[InferenceResult]:
     """One result per target, each with the pass its meat needs."""
+    if _robust_loss(spec):
+        return _m_results(spec, data, coefs, intercepts, names)
     if stats is None:
         stats = data.stats()
     results = []
@@ -168,6 +178,46 @@ def _robust_results(
                 names=names,
                 cov_type=spec.cov_type,
                 meat=meat,
+            )
+        )
+    return results
+
+
+def _robust_loss(spec: FitSpec) -> bool:
+    return spec.loss.name != "squared_error"
+
+
+def _m_results(
+    spec: FitSpec,
+    data: DataPass,
+    coefs: Sequence[F64],
+    intercepts: Sequence[float],
+    names: Sequence[str],
+) -> list[InferenceResult]:
+    """Quantile or Huber inference, one result per target."""
+    if not isinstance(data, MemoryPass):
+        raise ValueError(
+            f"inference for loss={spec.loss.name!r} on Dask arrays is not "
+            "available: call model.inference(X, y) with the data in memory or in "
+            "a memory map"
+        )
+    Y = data.Y
+    results = []
+    for j, (coef, intercept) in enumerate(zip(coefs, intercepts, strict=True)):
+        y: FloatArray = Y if Y.ndim == 1 else np.ascontiguousarray(Y[:, j])  # type: ignore[assignment]
+        results.append(
+            m_inference(
+                data.kernels,
+                data.threads,
+                data.X,
+                y,
+                data.weights,
+                spec.loss,
+                spec.cov_type,
+                coef,
+                float(intercept),
+                fit_intercept=spec.fit_intercept,
+                names=names,
             )
         )
     return results
@@ -193,7 +243,7 @@ class InferenceMixin:
     _stats: SufficientStats | None
     _inference: FitInference
 
-    def _fitted_inference(self) -> FitInference:
+    def _fitted_inference(self, other_cov: bool = False) -> FitInference:
         self._check_is_fitted()  # type: ignore[attr-defined]
         state: FitInference | None = self.__dict__.get("_inference")
         if state is None:
@@ -201,7 +251,7 @@ class InferenceMixin:
                 "this model has no inference (it was loaded from a file or fitted "
                 "by an older version): fit it again"
             )
-        if state.reason is not None:
+        if state.reason is not None and not (other_cov and state.other_cov):
             raise ValueError(state.reason)
         return state
 
@@ -323,17 +373,25 @@ class InferenceMixin:
         >>> model.inference(X, y, cov_type="HC1").bse.round(4).tolist()
         [0.03, 0.0052]
         """
-        state = self._fitted_inference()
+        state = self._fitted_inference(other_cov=cov_type is not None)
         cov_type = check_cov_type(
             getattr(self, "cov_type", "nonrobust") if cov_type is None else cov_type
         )
         if (cov_type == "cluster") != (groups is not None):
             raise ValueError("groups are needed with cov_type='cluster', and only then")
         spec = replace(self._spec(), cov_type=cov_type)  # type: ignore[attr-defined]
+        check_loss_cov_type(spec.loss.name, cov_type)
+        if cov_type == "nonrobust" and _robust_loss(spec):
+            raise ValueError(nonrobust_reason(spec.loss.name))
         data = _data_pass(spec, X, y, sample_weight, groups)
-        stats = data.stats()
         coefs = np.atleast_2d(np.asarray(self.coef_, dtype=np.float64))
         intercepts = np.atleast_1d(np.asarray(self.intercept_, dtype=np.float64))
+        names = _names(self.__dict__.get("feature_names_in_"), coefs.shape[1])
+        if _robust_loss(spec):
+            _check_shapes(data, coefs)
+            results = _m_results(spec, data, list(coefs), list(intercepts), names)
+            return _one_or_list(results, self.coef_)
+        stats = data.stats()
         if stats.n_targets != coefs.shape[0] or stats.d != coefs.shape[1]:
             raise ValueError(
                 f"X and y have {stats.d} features and {stats.n_targets} targets; "
@@ -343,7 +401,6 @@ class InferenceMixin:
             _check_solves(
                 stats.target(j), coefs[j], float(intercepts[j]), state.fit_intercept
             )
-        names = _names(self.__dict__.get("feature_names_in_"), stats.d)
         if cov_type == "nonrobust":
             results = [
                 least_squares_inference(
@@ -375,6 +432,18 @@ def _data_pass(
     Xa, Y = check_X_y(X, y, multi_output=True)
     weights = check_sample_weight(sample_weight, Xa.shape[0])
     return memory_pass(spec, Xa, Y, weights, groups)
+
+
+def _check_shapes(data: DataPass, coefs: F64) -> None:
+    """The data given to inference() have the model's features and targets."""
+    if isinstance(data, MemoryPass):
+        X, Y = data.X, data.Y
+        d, k = X.shape[1], 1 if Y.ndim == 1 else Y.shape[1]
+        if (k, d) != coefs.shape:
+            raise ValueError(
+                f"X and y have {d} features and {k} targets; the model has "
+                f"{coefs.shape[1]} and {coefs.shape[0]}"
+            )
 
 
 def _check_solves(

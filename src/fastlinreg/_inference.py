@@ -33,9 +33,16 @@ from ._typing import F64
 if TYPE_CHECKING:
     from ._summary import Summary
 
-__all__ = ["COV_TYPES", "InferenceResult", "Meat", "least_squares_inference"]
+__all__ = [
+    "COV_TYPES",
+    "InferenceResult",
+    "Meat",
+    "frozen",
+    "least_squares_inference",
+    "standardised_inverse",
+]
 
-COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
+COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "robust", "iid")
 
 
 class Meat(NamedTuple):
@@ -94,6 +101,7 @@ class InferenceResult:
     use_t: bool
     n_groups: tuple[int, ...] | None = None
     weighted: bool = False
+    model: str = "OLS"
     _cov: F64 = field(default_factory=lambda: np.empty((0, 0)), repr=False)
     _df_inference: float = field(default=math.nan, repr=False)
 
@@ -129,13 +137,13 @@ def _t_quantile(p: float, df: float) -> float:
     return t_ppf(p, df)
 
 
-def _frozen(a: F64) -> F64:
+def frozen(a: F64) -> F64:
     a = np.array(a, dtype=np.float64)
     a.setflags(write=False)
     return a
 
 
-def _standardised_inverse(M: F64, what: str) -> F64:
+def standardised_inverse(M: F64, what: str) -> F64:
     """The inverse of the symmetric positive definite ``M``, by way of its
     correlation form (unit diagonal: the inverse's error then grows with the
     condition number of the correlations, not with the columns' scales)."""
@@ -143,7 +151,7 @@ def _standardised_inverse(M: F64, what: str) -> F64:
     if not (s > 0).all() or not np.isfinite(s).all():
         bad = int(np.argmin(s > 0))
         raise ValueError(
-            f"inference is undefined: {what} column {bad} is constant over the "
+            f"inference is undefined: column {bad} of the {what} is constant over the "
             "rows (it has no variance to estimate a coefficient from)"
         )
     R = M / np.multiply.outer(s, s)
@@ -178,13 +186,13 @@ def bread(stats: SufficientStats, fit_intercept: bool) -> Bread:
         inv = np.zeros((p, p))
         inv[0, 0] = 1.0 / stats.n
         if d:
-            inv[1:, 1:] = _standardised_inverse(A, "feature")
+            inv[1:, 1:] = standardised_inverse(A, "features X")
         T = np.eye(p)
         T[0, 1:] = -xbar
         return Bread(inv, T, p)
     # Without an intercept the design is X itself: Σ w x xᵀ = A + n x̄ x̄ᵀ.
     G = A + stats.n * np.multiply.outer(xbar, xbar)
-    return Bread(_standardised_inverse(G, "feature"), np.eye(d), d)
+    return Bread(standardised_inverse(G, "features X"), np.eye(d), d)
 
 
 def stats_ssr(
@@ -252,10 +260,10 @@ def least_squares_inference(
     llf += 0.5 * stats.sum_log_weights
     n_params = df_model + k_const
     return InferenceResult(
-        params=_frozen(params),
-        bse=_frozen(bse),
-        tvalues=_frozen(tvalues),
-        pvalues=_frozen(pvalues),
+        params=frozen(params),
+        bse=frozen(bse),
+        tvalues=frozen(tvalues),
+        pvalues=frozen(pvalues),
         nobs=float(nobs),
         df_model=df_model,
         df_resid=float(df_resid),
@@ -273,7 +281,8 @@ def least_squares_inference(
         use_t=use_t,
         n_groups=n_groups,
         weighted=stats.weighted_rows is not None,
-        _cov=_frozen(cov),
+        model="OLS" if stats.weighted_rows is None else "WLS",
+        _cov=frozen(cov),
         _df_inference=float(df_inf),
     )
 

@@ -12,6 +12,7 @@ pass needs O(block · d + clusters · d) memory and never a copy of ``X``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, NamedTuple, Protocol
 
@@ -28,6 +29,7 @@ __all__ = [
     "GroupCodes",
     "MeatPoint",
     "MemoryPass",
+    "block_grams",
     "chunk_cluster_sums",
     "cluster_meat",
     "group_codes",
@@ -304,21 +306,13 @@ def _check_ids(
 def hc_meat(
     X: FloatArray, y: FloatArray, weights: F64 | None, point: MeatPoint
 ) -> tuple[F64, float]:
-    """Σ s² z̃ z̃ᵀ (s divided by √(1 − h) or 1 − h for HC2 / HC3), and Σ w e²,
-    in blocks of rows centred into one buffer and scaled there in place."""
-    coef, xbar, ybar, delta, bread, cov_type = point
-    n, d = X.shape
-    with_const = bread.p == d + 1
-    p = bread.p
-    M = np.zeros((p, p))
+    """Σ s² z̃ z̃ᵀ (s divided by √(1 − h) or 1 − h for HC2 / HC3), and Σ w e²."""
+    bread, cov_type = point.bread, point.cov_type
+    with_const = bread.p == X.shape[1] + 1
     ssr = 0.0
-    step = max(1, _BLOCK_ELEMENTS // max(d, 1))
-    buf = np.empty((min(step, n), d))
-    for lo in range(0, n, step):
-        hi = min(lo + step, n)
-        Z = np.subtract(X[lo:hi], xbar, out=buf[: hi - lo])
-        # (NumPy: e = y − b − X @ coef, in centred form)
-        e = (np.asarray(y[lo:hi], dtype=np.float64) - ybar) - Z @ coef - delta
+
+    def squared_scores(Z: F64, e: F64, lo: int, hi: int) -> list[F64]:
+        nonlocal ssr
         w = None if weights is None else weights[lo:hi]
         s = e if w is None else w * e
         ssr += float(e @ s)
@@ -327,16 +321,56 @@ def hc_meat(
             if w is not None:
                 h *= w
             s = s / (np.sqrt(1.0 - h) if cov_type == "HC2" else (1.0 - h))
-        if with_const:
-            # the constant's row and column: Σ s², Σ s² z̃
-            s2 = s * s
-            M[0, 0] += float(s2.sum())
-            cross = s2 @ Z
-            M[0, 1:] += cross
-            M[1:, 0] += cross
-        Z *= s[:, np.newaxis]  # the scores, in place
-        M[p - d :, p - d :] += Z.T @ Z
+        return [s * s]
+
+    (M,) = block_grams(X, y, point, with_const, squared_scores, 1)
     return M, ssr
+
+
+RowWeights = Callable[[F64, F64, int, int], Sequence[F64]]
+
+
+def block_grams(
+    X: FloatArray,
+    y: FloatArray,
+    point: Any,
+    with_const: bool,
+    row_weights: RowWeights,
+    count: int,
+) -> list[F64]:
+    """``count`` weighted Grams ``Σ v_i z̃_i z̃_iᵀ`` in one pass over ``(X, y)``.
+
+    ``point`` gives the fit (``coef``, ``xbar``, ``ybar``, ``delta``, as in
+    :class:`MeatPoint`); for each block of rows ``row_weights(Z, e, lo, hi)``
+    returns the ``count`` non-negative weight vectors ``v`` of rows
+    ``lo:hi``, from their centred rows ``Z = X − x̄`` and residuals ``e``.
+    Blocks are centred into one float64 buffer (a second one for several
+    Grams): O(block · d) memory, never a copy of ``X``.
+    """
+    coef, xbar, ybar, delta = point.coef, point.xbar, point.ybar, point.delta
+    n, d = X.shape
+    p = d + 1 if with_const else d
+    grams = [np.zeros((p, p)) for _ in range(count)]
+    step = max(1, _BLOCK_ELEMENTS // max(d, 1))
+    buf = np.empty((min(step, n), d))
+    scaled = np.empty_like(buf) if count > 1 else buf
+    for lo in range(0, n, step):
+        hi = min(lo + step, n)
+        Z = np.subtract(X[lo:hi], xbar, out=buf[: hi - lo])
+        # (NumPy: e = y − b − X @ coef, in centred form)
+        e = (np.asarray(y[lo:hi], dtype=np.float64) - ybar) - Z @ coef - delta
+        for M, v in zip(grams, row_weights(Z, e, lo, hi), strict=True):
+            if with_const:
+                # the constant's row and column: Σ v, Σ v z̃
+                M[0, 0] += float(v.sum())
+                cross = v @ Z
+                M[0, 1:] += cross
+                M[1:, 0] += cross
+            # (NumPy: M += Z.T @ (v[:, None] * Z), as one symmetric product)
+            root = np.sqrt(v)[:, np.newaxis]
+            R = np.multiply(Z, root, out=scaled[: hi - lo])
+            M[p - d :, p - d :] += R.T @ R
+    return grams
 
 
 def _leverage(Z: F64, B: F64, with_const: bool) -> F64:

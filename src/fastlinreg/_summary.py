@@ -44,7 +44,7 @@ class Summary:
         self.result = result
         self.yname = yname
         self.alpha = alpha
-        self.title = title or "Least Squares Regression Results"
+        self.title = title or _TITLES.get(result.model, _TITLES["OLS"])
 
     def _stat(self) -> str:
         return "t" if self.result.use_t else "z"
@@ -82,7 +82,7 @@ class Summary:
             clusters = " x ".join(str(g) for g in r.n_groups)
         left = [
             ("Dep. Variable:", self.yname[:20]),
-            ("Model:", "WLS" if r.weighted else "OLS"),
+            ("Model:", r.model),
             ("Covariance Type:", r.cov_type),
             ("No. Observations:", f"{r.nobs:.0f}"),
             ("Df Residuals:", f"{r.df_resid:.0f}"),
@@ -99,6 +99,7 @@ class Summary:
             ("AIC:", f"{r.aic:.4g}"),
             ("BIC:", f"{r.bic:.4g}"),
         ]
+        right = [(k, v) for k, v in right if v != "nan"]
         lines = []
         for i in range(max(len(left), len(right))):
             lk, lv = left[i] if i < len(left) else ("", "")
@@ -131,7 +132,7 @@ class Summary:
         width = max(_WIDTH, len(head))
         out = [self.title.center(width), "=" * width, *self._header(), "=" * width]
         out += [head, "-" * width, *rows, "=" * width]
-        out.append(_note(r.cov_type))
+        out.append(_note(r))
         return "\n".join(out)
 
     def __repr__(self) -> str:
@@ -143,7 +144,21 @@ class Summary:
         return f"<pre>{html.escape(str(self))}</pre>"
 
 
-def _note(cov_type: str) -> str:
+_TITLES = {
+    "OLS": "Least Squares Regression Results",
+    "QuantReg": "Quantile Regression Results",
+    "Huber": "Huber Regression Results",
+}
+
+
+def _note(result: Any) -> str:
+    if result.model == "QuantReg":
+        return {
+            "robust": "Standard errors: QuantReg's robust sandwich (kernel density, "
+            "Hall-Sheather bandwidth).",
+            "iid": "Standard errors assume independent, identically distributed "
+            "errors.",
+        }[result.cov_type]
     notes = {
         "nonrobust": "Standard errors assume homoskedastic, independent errors.",
         "HC0": "Standard errors robust to heteroskedasticity (HC0, White).",
@@ -151,5 +166,6 @@ def _note(cov_type: str) -> str:
         "HC2": "Standard errors robust to heteroskedasticity (HC2: leverage-adjusted).",
         "HC3": "Standard errors robust to heteroskedasticity (HC3: jackknife-like).",
         "cluster": "Standard errors robust to correlation within clusters (CRV1).",
+        "robust": "Standard errors: the Huber sandwich, robust to heteroskedasticity.",
     }
-    return notes[cov_type]
+    return notes[result.cov_type]

@@ -467,8 +467,9 @@ def _add_fit(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     fit.add_argument(
         "--cov-type",
-        choices=["nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"],
-        help="the covariance of the table (default nonrobust; cluster with --cluster)",
+        choices=["nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "robust", "iid"],
+        help="the covariance of the table (default nonrobust; cluster with "
+        "--cluster; robust or iid for --loss quantile, robust for huber)",
     )
     fit.add_argument(
         "--cluster",

@@ -156,12 +156,11 @@ class LinearRegression(InferenceMixin, LinearModel):
         with an :class:`IterationInfo` (``iteration``, ``loss``,
         ``grad_norm``, ``coef``, ``intercept``). Returning ``True`` stops the
         fit (``stop_reason_ == "callback"``).
-    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, default="nonrobust"
-        The covariance of the coefficients behind ``inference_`` and
-        :meth:`summary` (squared error, ``alpha=0``): classical, free (from
-        the statistics of the fit); heteroskedasticity-robust ``HC0``–``HC3``
-        or cluster-robust (``fit(..., groups=ids)``, one or two columns), one
-        more pass over the data during ``fit``. As statsmodels' OLS/WLS.
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "robust", "iid"}
+        The covariance behind ``inference_`` and :meth:`summary` (``alpha=0``).
+        Squared error, as statsmodels' OLS/WLS: ``nonrobust`` (default; free),
+        ``HC0``–``HC3``, ``cluster`` (``fit(..., groups=ids)``: one or two
+        columns). Quantile: ``robust`` or ``iid``, as QuantReg; Huber: ``robust``.
 
     Attributes
     ----------
@@ -232,7 +231,7 @@ class LinearRegression(InferenceMixin, LinearModel):
         verbose: int = 0,
         callback: Callable[[IterationInfo], Any] | None = None,
         cov_type: Literal[
-            "nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"
+            "nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "robust", "iid"
         ] = "nonrobust",
     ) -> None:
         self.loss = loss
