@@ -1049,9 +1049,15 @@ def may_refuse_together(params: dict[str, Any], verdicts: dict[str, str]) -> set
         and not PARAMS[k].neutral
         and not same(v, DEFAULTS[k])
     }
+    refused: set[str] = set()
     if explicit and changed:
-        return explicit | changed | {"precompute", "newton"}
-    return set()
+        refused |= explicit | changed | {"precompute", "newton"}
+    # a covariance the loss has no formula for (HC1 with the quantile loss)
+    if verdicts.get("cov_type") == "valid" and not same(
+        params["cov_type"], "nonrobust"
+    ):
+        refused |= {"cov_type", "loss"}
+    return refused
 
 
 ABSURD_VALUES = [None, True, False, np.True_, 0, 1, -1, 2, -(2**31), 2**31, 2**63]
