@@ -278,16 +278,18 @@ def test_cluster_scores_matches_numpy(cython_kernels, numpy_kernels, p):
     ref = numpy_kernels.cluster_scores(
         X, y, w, coef, intercept, offset, 0.3, groups, want
     )
-    # each entry relative to the sum of the magnitudes of its terms
-    e = (y.astype(float) - 0.3) - intercept - (X.astype(float) - offset) @ coef
-    s = np.abs(e if not weighted else w * e)
-    z = np.abs(X.astype(float) - offset)
+    # each entry relative to the sum of the magnitudes of its terms (a
+    # residual's rounding follows the size of what it is the difference of)
+    Xc = X.astype(float) - offset
+    e = np.abs(y.astype(float) - 0.3) + abs(intercept) + np.abs(Xc) @ np.abs(coef)
+    s = e if not weighted else w * e
+    z = np.abs(Xc)
     bound = np.zeros_like(want)
     if with_const:
         np.add.at(bound[:, 0], groups, s)
     np.add.at(bound[:, width - p.d :], groups, z * s[:, None])
     np.testing.assert_array_less(np.abs(got - want), 1e-12 * bound + 1e-300)
-    assert ssr == pytest.approx(ref, rel=1e-12, abs=1e-300)
+    assert ssr == pytest.approx(ref, rel=1e-12, abs=1e-12 * float(s @ e) + 1e-300)
 
 
 def test_cluster_scores_checks_shapes(cython_kernels, numpy_kernels):
