@@ -44,6 +44,7 @@ from ._sandwich import (
     MeatPoint,
     chunk_cluster_sums,
     cluster_meat,
+    group_columns,
     hc_meat,
     merge_cluster_sums,
 )
@@ -445,15 +446,7 @@ def _as_dask_groups(groups: Any, Xd: Any) -> Any:
     g: Any = groups if is_dask_collection(groups) else np.asarray(groups)
     if is_dask_collection(g) and hasattr(g, "to_dask_array"):
         g = g.to_dask_array(lengths=True)
-    if g.ndim == 2 and g.shape[1] == 1:
-        g = g[:, 0]
-    if g.ndim not in (1, 2) or (g.ndim == 2 and g.shape[1] != 2):
-        raise ValueError(
-            "groups must have shape (n_samples,) for one-way or (n_samples, 2) "
-            f"for two-way clustering, got {g.shape}"
-        )
-    if g.shape[0] != Xd.shape[0]:
-        raise ValueError(f"groups has {g.shape[0]} rows, X has {Xd.shape[0]}")
+    g = group_columns(g, Xd.shape[0])
     if g.dtype == object:
         raise TypeError(
             "groups of dtype object are not supported on Dask arrays: give the "

@@ -35,8 +35,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COV_TYPES",
+    "CoefficientTests",
     "InferenceResult",
     "Meat",
+    "centring_map",
+    "check_df_resid",
+    "coefficient_tests",
     "frozen",
     "least_squares_inference",
     "standardised_inverse",
@@ -176,6 +180,58 @@ class Bread(NamedTuple):
     p: int
 
 
+def centring_map(xbar: F64, with_const: bool) -> F64:
+    """``T`` taking parameters in the centred coordinates ``[1, x − x̄]`` to
+    ``(const, coef)``: the constant less ``x̄ᵀβ``."""
+    d = xbar.shape[0]
+    T = np.eye(d + 1 if with_const else d)
+    if with_const:
+        T[0, 1:] = -xbar
+    return T
+
+
+def check_df_resid(nobs: float, p: int) -> float:
+    """``nobs − p``, or the ValueError when no degrees of freedom are left."""
+    if nobs - p <= 0:
+        raise ValueError(
+            f"inference is undefined: {nobs:g} observations for {p} parameters "
+            "leave no degrees of freedom for the residuals"
+        )
+    return nobs - p
+
+
+class CoefficientTests(NamedTuple):
+    """The per-parameter numbers of a result: covariance, its square-root
+    diagonal, the z/t statistics and their two-sided p-values."""
+
+    params: F64
+    cov: F64
+    bse: F64
+    tvalues: F64
+    pvalues: F64
+
+
+def coefficient_tests(
+    cov_centred: F64,
+    T: F64,
+    coef: F64,
+    intercept: float,
+    fit_intercept: bool,
+    df: float | None,
+) -> CoefficientTests:
+    """The covariance in the centred coordinates mapped by ``T`` to
+    ``(const, coef)`` and the tests of each parameter: Student's t with
+    ``df`` degrees of freedom, or the standard normal for ``df=None``."""
+    cov = T @ cov_centred @ T.T
+    cov = 0.5 * (cov + cov.T)
+    params = np.concatenate([[intercept], coef]) if fit_intercept else coef.copy()
+    bse = np.sqrt(np.diag(cov))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tvalues = params / bse
+    pvalues = 2.0 * norm_sf(np.abs(tvalues)) if df is None else t_sf2(tvalues, df)
+    return CoefficientTests(params, cov, bse, tvalues, pvalues)
+
+
 def bread(stats: SufficientStats, fit_intercept: bool) -> Bread:
     """The bread of the sandwich from the statistics of one target."""
     d = stats.d
@@ -187,9 +243,7 @@ def bread(stats: SufficientStats, fit_intercept: bool) -> Bread:
         inv[0, 0] = 1.0 / stats.n
         if d:
             inv[1:, 1:] = standardised_inverse(A, "features X")
-        T = np.eye(p)
-        T[0, 1:] = -xbar
-        return Bread(inv, T, p)
+        return Bread(inv, centring_map(xbar, True), p)
     # Without an intercept the design is X itself: Σ w x xᵀ = A + n x̄ x̄ᵀ.
     G = A + stats.n * np.multiply.outer(xbar, xbar)
     return Bread(standardised_inverse(G, "features X"), np.eye(d), d)
@@ -224,12 +278,7 @@ def least_squares_inference(
     b = bread(stats, fit_intercept)
     k_const = 1 if fit_intercept else 0
     nobs = stats.n_obs if meat is None else meat.n_obs
-    df_resid = nobs - b.p
-    if df_resid <= 0:
-        raise ValueError(
-            f"inference is undefined: {nobs:g} observations for {b.p} parameters "
-            "leave no degrees of freedom for the residuals"
-        )
+    df_resid = check_df_resid(nobs, b.p)
     ssr = stats_ssr(stats, coef, intercept, fit_intercept) if meat is None else meat.ssr
     scale = ssr / df_resid
     if cov_type == "nonrobust":
@@ -239,14 +288,10 @@ def least_squares_inference(
         if meat is None:
             raise ValueError(f"cov_type={cov_type!r} needs a pass over the data")
         cov_c, df_inf, n_groups = _robust_cov(b, meat, cov_type, nobs)
-    cov = b.T @ cov_c @ b.T.T
-    cov = 0.5 * (cov + cov.T)
-    params = np.concatenate([[intercept], coef]) if fit_intercept else coef.copy()
-    bse = np.sqrt(np.diag(cov))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tvalues = params / bse
     use_t = cov_type == "nonrobust"
-    pvalues = t_sf2(tvalues, df_inf) if use_t else 2.0 * norm_sf(np.abs(tvalues))
+    params, cov, bse, tvalues, pvalues = coefficient_tests(
+        cov_c, b.T, coef, intercept, fit_intercept, df_inf if use_t else None
+    )
     d = stats.d
     ybar = float(stats.mean[d])
     centred_tss = float(stats.cov[d, d])

@@ -41,9 +41,16 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ._distributions import norm_ppf, norm_sf, t_sf2
-from ._inference import InferenceResult, frozen, standardised_inverse
-from ._sandwich import block_grams
+from ._distributions import norm_ppf
+from ._inference import (
+    InferenceResult,
+    centring_map,
+    check_df_resid,
+    coefficient_tests,
+    frozen,
+    standardised_inverse,
+)
+from ._sandwich import block_grams, centred_fit
 from ._typing import F64, FloatArray
 
 __all__ = [
@@ -100,24 +107,12 @@ def nonrobust_reason(loss: str) -> str:
 
 class MPoint(NamedTuple):
     """The fit, centred as :func:`block_grams` reads it:
-    ``e = (y − ȳ) − (x − x̄)ᵀβ − δ``."""
+    ``e = (y − ȳ) − (x − x̄)ᵀβ − δ`` (:func:`centred_fit`)."""
 
     coef: F64
     xbar: F64
     ybar: float
     delta: float
-
-
-def _point(
-    coef: F64, intercept: float, mean: F64, fit_intercept: bool
-) -> tuple[MPoint, bool]:
-    d = coef.shape[0]
-    coef = np.ascontiguousarray(coef, dtype=np.float64)
-    if not fit_intercept:
-        return MPoint(coef, np.zeros(d), 0.0, 0.0), False
-    xbar = np.ascontiguousarray(mean[:d], dtype=np.float64)
-    ybar = float(mean[d])
-    return MPoint(coef, xbar, ybar, intercept - ybar + float(xbar @ coef)), True
 
 
 def m_inference(
@@ -140,37 +135,32 @@ def m_inference(
     d = X.shape[1]
     mean, m2 = np.empty(d + 1), np.empty(d + 1)
     kernels.moments(X, y, mean, m2, threads)
-    point, with_const = _point(coef, intercept, mean, fit_intercept)
+    with_const = fit_intercept
+    point = MPoint(*centred_fit(coef, intercept, mean, with_const))
     p = d + int(with_const)
-    if loss.name == "quantile":
-        if weights is not None:
-            raise ValueError(
-                "inference for loss='quantile' with sample_weight is not "
-                "available (statsmodels' QuantReg has no weights to follow)"
-            )
-        n_obs = float(X.shape[0])
+    quantile = loss.name == "quantile"
+    if quantile and weights is not None:
+        raise ValueError(
+            "inference for loss='quantile' with sample_weight is not "
+            "available (statsmodels' QuantReg has no weights to follow)"
+        )
+    n_obs = float(X.shape[0] if weights is None else np.count_nonzero(weights > 0))
+    df_resid = check_df_resid(n_obs, p)
+    if quantile:
         cov_c = _quantile_cov(X, y, point, with_const, loss.quantile, cov_type, m2)
         model = "QuantReg"
     else:
-        n_obs = float(X.shape[0] if weights is None else np.count_nonzero(weights > 0))
         cov_c = _huber_cov(X, y, weights, point, with_const, loss.epsilon, n_obs)
         model = "Huber"
-    if n_obs - p <= 0:
-        raise ValueError(
-            f"inference is undefined: {n_obs:g} observations for {p} parameters "
-            "leave no degrees of freedom for the residuals"
-        )
-    T = np.eye(p)
-    if with_const:
-        T[0, 1:] = -point.xbar
-    cov = T @ cov_c @ T.T
-    cov = 0.5 * (cov + cov.T)
-    params = np.concatenate([[intercept], coef]) if fit_intercept else coef.copy()
-    bse = np.sqrt(np.diag(cov))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tvalues = params / bse
     use_t = model == "QuantReg"
-    pvalues = t_sf2(tvalues, n_obs - p) if use_t else 2.0 * norm_sf(np.abs(tvalues))
+    params, cov, bse, tvalues, pvalues = coefficient_tests(
+        cov_c,
+        centring_map(point.xbar, with_const),
+        coef,
+        intercept,
+        fit_intercept,
+        df_resid if use_t else None,
+    )
     nan = math.nan
     return InferenceResult(
         params=frozen(params),
@@ -179,7 +169,7 @@ def m_inference(
         pvalues=frozen(pvalues),
         nobs=n_obs,
         df_model=float(p - int(with_const)),
-        df_resid=n_obs - p,
+        df_resid=df_resid,
         rsquared=nan,
         rsquared_adj=nan,
         fvalue=nan,
@@ -195,7 +185,7 @@ def m_inference(
         weighted=weights is not None,
         model=model,
         _cov=frozen(cov),
-        _df_inference=n_obs - p if use_t else math.inf,
+        _df_inference=df_resid if use_t else math.inf,
     )
 
 
@@ -211,7 +201,7 @@ def _quantile_cov(
     """QuantReg's covariance in the centred coordinates (module docstring)."""
     n = X.shape[0]
     resid = np.empty(n)
-    first_order = _FirstOrder(with_const)
+    first_order = _FirstOrder(X.shape[1] + int(with_const), with_const)
     # (rows, |e| / scale) of residuals ≈ 0
     near: list[tuple[npt.NDArray[np.intp], F64]] = []
 
@@ -289,29 +279,21 @@ class _FirstOrder:
     max |z̃|: coefficients given with other data than their fit's are caught
     by a gradient far from zero (inference for them would be silently wrong)."""
 
-    def __init__(self, with_const: bool) -> None:
-        self.with_const = with_const
-        self.grad: F64 | None = None
-        self.size: F64 | None = None
-        self.peak: F64 | None = None
+    def __init__(self, p: int, with_const: bool) -> None:
+        self.k = int(with_const)  # the constant's column, first
+        self.grad, self.size, self.peak = np.zeros(p), np.zeros(p), np.zeros(p)
+        self.peak[: self.k] = 1.0
 
     def add(self, Z: F64, psi: F64) -> None:
-        a = np.abs(Z)
-        grad, size, peak = psi @ Z, np.abs(psi) @ a, a.max(axis=0, initial=0.0)
-        if self.with_const:
-            grad = np.r_[psi.sum(), grad]
-            size = np.r_[np.abs(psi).sum(), size]
-            peak = np.r_[1.0, peak]
-        if self.grad is None or self.size is None or self.peak is None:
-            self.grad, self.size, self.peak = grad, size, peak
-        else:
-            self.grad += grad
-            self.size += size
-            self.peak = np.maximum(self.peak, peak)
+        k, a = self.k, np.abs(Z)
+        self.grad[k:] += psi @ Z
+        self.size[k:] += np.abs(psi) @ a
+        np.maximum(self.peak[k:], a.max(axis=0, initial=0.0), out=self.peak[k:])
+        if k:
+            self.grad[0] += psi.sum()
+            self.size[0] += np.abs(psi).sum()
 
     def check(self, interpolated: int) -> None:
-        if self.grad is None or self.size is None or self.peak is None:
-            return
         allowed = _FIRST_ORDER_SLACK * self.size + 2.0 * interpolated * self.peak
         worst = np.abs(self.grad) - allowed
         if (worst > 0).any():
@@ -339,7 +321,7 @@ def _huber_cov(
 ) -> F64:
     """``n/(n − p) · A⁻¹ B A⁻¹`` in the centred coordinates (module docstring)."""
 
-    first_order = _FirstOrder(with_const)
+    first_order = _FirstOrder(X.shape[1] + int(with_const), with_const)
 
     def rows(Z: F64, e: F64, lo: int, hi: int) -> list[F64]:
         inside = (np.abs(e) <= epsilon).astype(np.float64)

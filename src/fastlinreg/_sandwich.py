@@ -30,9 +30,11 @@ __all__ = [
     "MeatPoint",
     "MemoryPass",
     "block_grams",
+    "centred_fit",
     "chunk_cluster_sums",
     "cluster_meat",
     "group_codes",
+    "group_columns",
     "hc_meat",
     "meat_point",
     "merge_cluster_sums",
@@ -56,21 +58,27 @@ class GroupCodes(NamedTuple):
     sizes: tuple[int, ...]
 
 
+def group_columns(groups: Any, n: int) -> Any:
+    """``groups`` (a NumPy or Dask array) as (n,) or (n, 2) ids — one column
+    of (n, 1) taken as one-way — or the ValueError naming the shape."""
+    if groups.ndim == 2 and groups.shape[1] == 1:
+        groups = groups[:, 0]
+    if groups.ndim not in (1, 2) or (groups.ndim == 2 and groups.shape[1] != 2):
+        raise ValueError(
+            "groups must have shape (n_samples,) for one-way or (n_samples, 2) "
+            f"for two-way clustering, got {groups.shape}"
+        )
+    if groups.shape[0] != n:
+        raise ValueError(f"groups has {groups.shape[0]} rows, X has {n}")
+    return groups
+
+
 def group_codes(groups: Any, n: int) -> GroupCodes | None:
     """Check ``groups`` (n ids, or (n, 2) for two-way clustering) and number
     the distinct ids of each column ``0 … G − 1`` (None for None)."""
     if groups is None:
         return None
-    arr = np.asarray(groups)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[1] != 2):
-        raise ValueError(
-            "groups must have shape (n_samples,) for one-way or (n_samples, 2) "
-            f"for two-way clustering, got {arr.shape}"
-        )
-    if arr.shape[0] != n:
-        raise ValueError(f"groups has {arr.shape[0]} rows, X has {n}")
+    arr = group_columns(np.asarray(groups), n)
     columns = [arr] if arr.ndim == 1 else [arr[:, 0], arr[:, 1]]
     codes, sizes = [], []
     for j, col in enumerate(columns):
@@ -85,7 +93,7 @@ def group_codes(groups: Any, n: int) -> GroupCodes | None:
 
 
 def _codes_of(col: npt.NDArray[Any], j: int) -> tuple[npt.NDArray[np.intp], int]:
-    _check_ids(col, j, 0, allow_object=True)
+    _check_ids(col, j, 0)
     if col.dtype.kind in "iub" and col.size:
         # Integer ids in a range not much wider than n: numbered by a count
         # (O(n)) rather than by np.unique's sort.
@@ -118,19 +126,29 @@ class MeatPoint(NamedTuple):
     cov_type: str
 
 
+def centred_fit(
+    coef: F64, intercept: float, mean: F64, with_const: bool
+) -> tuple[F64, F64, float, float]:
+    """``(β, x̄, ȳ, δ)`` of the fit ``(coef, intercept)`` centred on the
+    column means ``mean`` of ``[X | y]`` (as :class:`MeatPoint` holds them)."""
+    d = coef.shape[0]
+    coef = np.ascontiguousarray(coef, dtype=np.float64)
+    if not with_const:
+        return coef, np.zeros(d), 0.0, 0.0
+    xbar = np.ascontiguousarray(mean[:d], dtype=np.float64)
+    ybar = float(mean[d])
+    return coef, xbar, ybar, intercept - ybar + float(xbar @ coef)
+
+
 def meat_point(
     coef: F64, intercept: float, stats: SufficientStats, bread: Bread, cov_type: str
 ) -> MeatPoint:
     """The :class:`MeatPoint` of the fit ``(coef, intercept)`` of the target
     whose statistics are ``stats``."""
-    d = stats.d
-    coef = np.ascontiguousarray(coef, dtype=np.float64)
-    if bread.p != d + 1:
-        return MeatPoint(coef, np.zeros(d), 0.0, 0.0, bread, cov_type)
-    xbar = np.ascontiguousarray(stats.mean[:d])
-    ybar = float(stats.mean[d])
-    delta = intercept - ybar + float(xbar @ coef)
-    return MeatPoint(coef, xbar, ybar, delta, bread, cov_type)
+    with_const = bread.p == stats.d + 1
+    return MeatPoint(
+        *centred_fit(coef, intercept, stats.mean, with_const), bread, cov_type
+    )
 
 
 class DataPass(Protocol):
@@ -276,10 +294,9 @@ def cluster_meat(total: ClusterSums) -> Meat:
     return Meat(parts, total.ssr, float(total.n))
 
 
-def _check_ids(
-    col: npt.NDArray[Any], j: int, first_row: int, *, allow_object: bool = False
-) -> None:
-    """Missing cluster ids (NaN, None) are an error naming the row."""
+def _check_ids(col: npt.NDArray[Any], j: int, first_row: int) -> None:
+    """Missing cluster ids (NaN, None) are an error naming the row (object
+    ids reach here only in memory: Dask's are refused before the pass)."""
     if col.dtype.names:
         for name in col.dtype.names:
             _check_ids(col[name], j, first_row)
@@ -291,11 +308,6 @@ def _check_ids(
                 f"groups holds {col[bad[0]]} at row {first_row + bad[0]} (column {j})"
             )
     elif col.dtype == object:
-        if not allow_object:
-            raise TypeError(
-                "groups of dtype object are not supported on Dask arrays: give "
-                "the cluster ids as integers or strings"
-            )
         missing = [i for i, v in enumerate(col) if v is None]
         if missing:
             raise MissingClusterId(
