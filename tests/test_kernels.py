@@ -253,6 +253,8 @@ def test_kernel_modules_are_twins(cython_kernels, numpy_kernels):
         "gram",
         "gram_cg",
         "robust_loss_gradient",
+        "cluster_scores",
+        "score_gram",
     ):
         assert hasattr(cython_kernels, name)
         assert hasattr(numpy_kernels, name)
@@ -302,3 +304,89 @@ def test_cluster_scores_checks_shapes(cython_kernels, numpy_kernels):
         with pytest.raises(ValueError, match="entries"):
             k.cluster_scores(X, y, np.ones(3), np.ones(2), 0.0, np.zeros(2), 0.0,
                              groups, np.zeros((1, 3)))  # fmt: skip
+
+
+def _score_gram_case(p: Problem, mode: int):
+    """Data, weights and a leverage matrix for ``score_gram``, and the meat
+    written from its formula, with a bound of each entry's rounding."""
+    X, y, coef, b, off = arrays(p)
+    rng = np.random.default_rng(p.seed + 2)
+    weighted, with_const = bool(p.seed % 2), bool(p.seed % 3)
+    w = rng.uniform(0.0, 2.0, p.n) if weighted else np.empty(0)
+    ww = w if weighted else np.ones(p.n)
+    Xc = X.astype(float) - off
+    Z = np.column_stack([np.ones(p.n), Xc]) if with_const else Xc
+    width = Z.shape[1]
+    A = rng.standard_normal((width, width))
+    B = A @ A.T
+    # scaled so that every leverage is at most 1/2
+    B /= 2.0 * max(float(np.max(ww * np.einsum("ij,jk,ik->i", Z, B, Z))), 1e-300)
+    e = (y.astype(float) - 0.3) - b - Xc @ coef
+    s = ww * e
+    h = ww * np.einsum("ij,jk,ik->i", Z, B, Z) if mode else np.zeros(p.n)
+    s = s / {0: 1.0, 2: np.sqrt(1.0 - h), 3: 1.0 - h}[mode]
+    want = (Z * (s * s)[:, None]).T @ Z
+    size = ww * (np.abs(y.astype(float) - 0.3) + abs(b) + np.abs(Xc) @ np.abs(coef))
+    h_size = ww * np.einsum("ij,jk,ik->i", np.abs(Z), np.abs(B), np.abs(Z))
+    v = (2.0 * size) ** 2 * (1.0 + 4.0 * h_size)
+    bound = (np.abs(Z) * v[:, None]).T @ np.abs(Z)
+    return (X, y, w, coef, b, off, 0.3, B, mode), want, float(e @ (ww * e)), bound
+
+
+@with_edge_examples
+@given(p=problems)
+def test_score_gram_matches_formula(kernels, p):
+    """Σ v z zᵀ of the scores (HC0/1, HC2, HC3 scalings), both kernels, to
+    1e-12 of the size of the terms each entry sums."""
+    mode = (0, 2, 3)[p.seed // 6 % 3]
+    args, want, ssr_want, bound = _score_gram_case(p, mode)
+    out = np.full_like(want, np.nan)
+    ssr = kernels.score_gram(*args, out, 2)
+    np.testing.assert_array_less(np.abs(out - want), 1e-12 * bound + 1e-300)
+    assert np.array_equal(out, out.T)
+    assert ssr == pytest.approx(ssr_want, rel=1e-12, abs=1e-12 * np.trace(bound))
+
+
+@given(p=problems, mode=st.sampled_from([0, 2, 3]))
+def test_cython_matches_numpy_score_gram(cython_kernels, numpy_kernels, p, mode):
+    args, want, _, bound = _score_gram_case(p, mode)
+    got, ref = np.empty_like(want), np.empty_like(want)
+    ssr = cython_kernels.score_gram(*args, got, 1)
+    ssr_ref = numpy_kernels.score_gram(*args, ref, 1)
+    np.testing.assert_array_less(np.abs(got - ref), 2e-12 * bound + 1e-300)
+    assert ssr == pytest.approx(ssr_ref, rel=1e-12, abs=1e-12 * np.trace(bound))
+
+
+@pytest.mark.parametrize("mode", [0, 3])
+def test_score_gram_bitwise_identical_for_any_thread_count(cython_kernels, mode):
+    p = Problem(150_000, 9, np.float32, np.float64, 11, 0, 2.0, True)
+    assert cython_kernels.n_chunks_for(p.n) > 3
+    args, want, _, _ = _score_gram_case(p, mode)
+    results = []
+    for t in (1, 2, 3):
+        out = np.empty_like(want)
+        results.append((cython_kernels.score_gram(*args, out, t), out))
+    for ssr, out in results[1:]:
+        assert ssr == results[0][0]
+        assert np.array_equal(out, results[0][1])
+
+
+def test_score_gram_checks_arguments(cython_kernels, numpy_kernels):
+    X, y, coef, off = np.ones((5, 2)), np.ones(5), np.ones(2), np.zeros(2)
+    B = np.eye(3)
+    for k in (cython_kernels, numpy_kernels):
+        with pytest.raises(ValueError, match="out has shape"):
+            k.score_gram(
+                X, y, np.empty(0), coef, 0.0, off, 0.0, B, 0, np.zeros((4, 4)), 1
+            )
+        with pytest.raises(ValueError, match="sample_weight"):
+            k.score_gram(
+                X, y, np.ones(3), coef, 0.0, off, 0.0, B, 0, np.zeros((3, 3)), 1
+            )
+        with pytest.raises(ValueError, match="mode"):
+            k.score_gram(
+                X, y, np.empty(0), coef, 0.0, off, 0.0, B, 1, np.zeros((3, 3)), 1
+            )
+        with pytest.raises(ValueError, match="leverage"):
+            k.score_gram(X, y, np.empty(0), coef, 0.0, off, 0.0, np.eye(2), 2,
+                         np.zeros((3, 3)), 1)  # fmt: skip

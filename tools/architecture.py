@@ -57,10 +57,13 @@ LAYERS: list[tuple[str, list[str]]] = [
     (
         "kernels",
         [
+            "_numpy_blocks",
+            "_numpy_scores",
             "_numpy_kernels",
             "_kernels._simd",
             "_kernels._chunks",
             "_kernels._merge",
+            "_kernels._tiles",
             "_kernels._mse",
             "_kernels._gram",
             "_kernels._loss_terms",

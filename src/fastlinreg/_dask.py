@@ -408,11 +408,12 @@ def gather(spec: FitSpec, X: Any, y: Any) -> Gathered:
 
 
 def _chunk_hc_meat(
-    X: FloatArray, y: FloatArray, point: MeatPoint
+    X: FloatArray, y: FloatArray, point: MeatPoint, backend: str
 ) -> tuple[F64, float, int]:
-    """One chunk's part of a heteroskedasticity-robust meat (HC0-HC3)."""
+    """One chunk's part of a heteroskedasticity-robust meat (HC0-HC3), on
+    one thread (the chunks are Dask's parallelism)."""
     Xa, ya = _block_arrays(X, y)
-    M, ssr = hc_meat(Xa, ya, None, point)
+    M, ssr = hc_meat(get_kernels(backend), Xa, ya, None, point)
     return M, ssr, int(Xa.shape[0])
 
 
@@ -482,7 +483,7 @@ class DaskPass:
         blocks = _blocks(self.X, self.y)
         if point.cov_type != "cluster":
             task = delayed(_chunk_hc_meat, pure=True)
-            parts = [task(xb, yb, point) for xb, yb in blocks]
+            parts = [task(xb, yb, point, self.backend) for xb, yb in blocks]
             merge = delayed(_merge_hc_meat, pure=True)
             ((M, ssr, n),) = dask.compute(_task_tree(parts, merge))
             return Meat(((M, 0),), float(ssr), float(n))

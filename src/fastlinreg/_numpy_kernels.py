@@ -6,20 +6,23 @@ tested against. Rows are processed in blocks so that no temporary grows with
 the number of rows, and float32 input is summed in float64 like the compiled
 code does.
 
-This module imports from the package only what sits below it: the shared
-codes, the type aliases and the solver loops (the twin of ``gram_cg`` is the
-solvers' own conjugate gradients on :class:`GramObjective`).
+The twins of ``_scores`` live in :mod:`fastlinreg._numpy_scores` and are
+imported here, with the blocks and scratch all twins share
+(:mod:`fastlinreg._numpy_blocks`). This module imports from the package only
+what sits below it: the shared codes, the type aliases and the solver loops
+(the twin of ``gram_cg`` is the solvers' own conjugate gradients on
+:class:`GramObjective`).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import numpy as np
-import numpy.typing as npt
 
 from ._codes import LOSS_CODES
+from ._numpy_blocks import Array, Workspace, row_blocks
+from ._numpy_scores import cluster_scores, score_gram
 from ._solver import StopRule, conjugate_gradient
 from ._typing import F64
 
@@ -34,14 +37,10 @@ __all__ = [
     "moments",
     "n_chunks_for",
     "robust_loss_gradient",
+    "score_gram",
 ]
 
 HAS_OPENMP = False
-
-# Elements of X per block: temporaries stay around 2 MB whatever n is.
-_BLOCK_ELEMENTS = 1 << 18
-
-Array = npt.NDArray[np.floating]
 
 
 def max_threads() -> int:
@@ -52,48 +51,6 @@ def max_threads() -> int:
 def n_chunks_for(n: int) -> int:
     """The NumPy kernels do not split rows between threads: one chunk."""
     return 1
-
-
-def _row_blocks(n: int, d: int, elements: int = _BLOCK_ELEMENTS) -> Iterator[slice]:
-    step = max(1, elements // d)
-    for lo in range(0, n, step):
-        yield slice(lo, min(lo + step, n))
-
-
-class Workspace:
-    """float64 scratch arrays reused by every block of one pass.
-
-    A new temporary of a few megabytes for each block is mapped and
-    page-faulted in again each time (the allocator hands blocks that large
-    back to the system when they are freed): widening 2e5 × 100 float32 block
-    by block took 67 ms into new arrays and 11 ms into one reused buffer.
-    """
-
-    def __init__(self) -> None:
-        self._buffers: dict[str, F64] = {}
-        self._ones = np.empty(0)
-
-    def take(self, name: str, *shape: int) -> F64:
-        """An uninitialised array of ``shape``, the buffer ``name``'s memory."""
-        size = math.prod(shape)
-        buf = self._buffers.get(name)
-        if buf is None or buf.size < size:
-            buf = self._buffers[name] = np.empty(size)
-        return buf[:size].reshape(shape)
-
-    def widen(self, name: str, a: Array) -> F64:
-        """``a`` if it is float64, else its values in the buffer ``name``."""
-        if a.dtype == np.float64:
-            return a.astype(np.float64, copy=False)  # a itself
-        out = self.take(name, *a.shape)
-        out[...] = a
-        return out
-
-    def ones(self, n: int) -> F64:
-        """``np.ones(n)``, filled once."""
-        if self._ones.size < n:
-            self._ones = np.ones(n)
-        return self._ones[:n]
 
 
 def loss_gradient(
@@ -113,7 +70,7 @@ def loss_gradient(
     grad_intercept = 0.0
     grad_coef[:] = 0.0
     ws = Workspace()
-    for rows in _row_blocks(n, d):
+    for rows in row_blocks(n, d):
         xb = X[rows]
         nb = xb.shape[0]
         if centred or xb.dtype != np.float64:
@@ -126,46 +83,6 @@ def loss_gradient(
         grad_coef += e @ xb
     grad_coef *= -2.0 / n
     return loss / n, -2.0 * grad_intercept / n
-
-
-def cluster_scores(
-    X: Array,
-    y: Array,
-    sample_weight: F64,
-    coef: F64,
-    intercept: float,
-    x_offset: F64,
-    y_offset: float,
-    groups: npt.NDArray[np.intp],
-    sums: F64,
-) -> float:
-    """Per-cluster sums of the scores ``s_i · [1, x_i − x_offset]`` into
-    ``sums``, and Σ w e² (see the compiled twin)."""
-    n, d = X.shape
-    p = sums.shape[1]
-    if y.shape[0] != n or groups.shape[0] != n:
-        raise ValueError(
-            f"y and groups need {n} entries, got {y.shape[0]} and {groups.shape[0]}"
-        )
-    if sample_weight.shape[0] not in (0, n):
-        raise ValueError(
-            f"sample_weight has {sample_weight.shape[0]} entries; expected 0 or {n}"
-        )
-    if p not in (d, d + 1):
-        raise ValueError(f"sums has {p} columns; expected {d} or {d + 1}")
-    ssr = 0.0
-    ws = Workspace()
-    for rows in _row_blocks(n, d):
-        z = np.subtract(X[rows], x_offset, out=ws.take("x", rows.stop - rows.start, d))
-        # e = (y − y_offset) − intercept − (X − x_offset) @ coef;  s = w e
-        e = (np.asarray(y[rows], dtype=np.float64) - y_offset) - intercept - z @ coef
-        s = e if sample_weight.shape[0] == 0 else sample_weight[rows] * e
-        ssr += float(e @ s)
-        g = groups[rows]
-        if p > d:
-            np.add.at(sums[:, 0], g, s)
-        np.add.at(sums[:, p - d :], g, z * s[:, np.newaxis])
-    return ssr
 
 
 def moments(X: Array, y: Array, mean: F64, m2: F64, n_threads: int) -> None:
@@ -181,7 +98,7 @@ def moments(X: Array, y: Array, mean: F64, m2: F64, n_threads: int) -> None:
 def _moments_blocks(X: Array, y: Array, mean: F64, m2: F64, n: int, d: int) -> None:
     count = 0.0
     ws = Workspace()
-    for rows in _row_blocks(n, d + 1):
+    for rows in row_blocks(n, d + 1):
         block = ws.take("block", rows.stop - rows.start, d + 1)
         block[:, :d] = X[rows]
         block[:, d] = y[rows]
@@ -224,14 +141,14 @@ def gram(X: Array, y: Array, mean: F64, cov: F64, n_threads: int) -> None:
     # same BLAS product twice a block.
     far = False
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        for rows in _row_blocks(n, p, _blas_block_rows(p) * p):
+        for rows in row_blocks(n, p, _blas_block_rows(p) * p):
             xb, yb = X[rows], y[rows]
             raw = None if far else _raw_block_gram(ws.widen("x", xb), yb, shift, ws)
             far = raw is None
             if raw is not None:
                 pieces: Iterable[tuple[F64, F64, float]] = [raw]
             else:  # copied less the shift, in pieces of bounded size
-                subs = _row_blocks(xb.shape[0], p, _CENTRED_BLOCK_ELEMENTS)
+                subs = row_blocks(xb.shape[0], p, _CENTRED_BLOCK_ELEMENTS)
                 pieces = (_shifted_block_gram(xb[s], yb[s], shift, ws) for s in subs)
             for bmean, bcov, nb in pieces:
                 total = count + nb
@@ -405,7 +322,7 @@ def robust_loss_gradient(
     grad_coef[:] = 0.0
     if want_hessian:
         hessian[:] = 0.0
-    for rows in _row_blocks(n, d):
+    for rows in row_blocks(n, d):
         xb = X[rows]
         if centred or xb.dtype != np.float64:
             xb = np.subtract(xb, x_offset, dtype=np.float64)

@@ -182,7 +182,9 @@ class MemoryPass(NamedTuple):
         # (a column of several targets is copied once, contiguous: the kernel's)
         Y = self.Y
         y = Y if Y.ndim == 1 else Y[:, target].copy()
-        return sandwich_meat(self.kernels, self.X, y, self.weights, point, self.groups)
+        return sandwich_meat(
+            self.kernels, self.X, y, self.weights, point, self.groups, self.threads
+        )
 
 
 def sandwich_meat(
@@ -192,13 +194,14 @@ def sandwich_meat(
     weights: F64 | None,
     point: MeatPoint,
     groups: GroupCodes | None,
+    threads: int = 1,
 ) -> Meat:
     """One pass over ``(X, y)`` (one per clustering for ``cluster``): the meat
     of ``point.cov_type`` at ``point``. ``y`` is one target; ``kernels`` the
-    backend's (``cluster_scores``)."""
+    backend's (``score_gram`` on ``threads``, ``cluster_scores``)."""
     n_obs = float(X.shape[0] if weights is None else np.count_nonzero(weights > 0))
     if point.cov_type != "cluster":
-        M, ssr = hc_meat(X, y, weights, point)
+        M, ssr = hc_meat(kernels, X, y, weights, point, threads)
         return Meat(((M, 0),), ssr, n_obs)
     assert groups is not None
     parts = []
@@ -315,28 +318,35 @@ def _check_ids(col: npt.NDArray[Any], j: int, first_row: int) -> None:
             )
 
 
+_SCORE_GRAM_MODES = {"HC0": 0, "HC1": 0, "HC2": 2, "HC3": 3}
+
+
 def hc_meat(
-    X: FloatArray, y: FloatArray, weights: F64 | None, point: MeatPoint
+    kernels: ModuleType,
+    X: FloatArray,
+    y: FloatArray,
+    weights: F64 | None,
+    point: MeatPoint,
+    threads: int = 1,
 ) -> tuple[F64, float]:
-    """Σ s² z̃ z̃ᵀ (s divided by √(1 − h) or 1 − h for HC2 / HC3), and Σ w e²."""
-    bread, cov_type = point.bread, point.cov_type
-    with_const = bread.p == X.shape[1] + 1
-    ssr = 0.0
-
-    def squared_scores(Z: F64, e: F64, lo: int, hi: int) -> list[F64]:
-        nonlocal ssr
-        w = None if weights is None else weights[lo:hi]
-        s = e if w is None else w * e
-        ssr += float(e @ s)
-        if cov_type in ("HC2", "HC3"):
-            h = _leverage(Z, bread.inverse, with_const)
-            if w is not None:
-                h *= w
-            s = s / (np.sqrt(1.0 - h) if cov_type == "HC2" else (1.0 - h))
-        return [s * s]
-
-    (M,) = block_grams(X, y, point, with_const, squared_scores, 1)
-    return M, ssr
+    """Σ s² z̃ z̃ᵀ (s divided by √(1 − h) or 1 − h for HC2 / HC3), and Σ w e²:
+    one pass of the backend's ``score_gram``."""
+    bread = point.bread
+    M = np.empty((bread.p, bread.p))
+    ssr = kernels.score_gram(
+        X,
+        y,
+        np.empty(0) if weights is None else weights,
+        point.coef,
+        point.delta,
+        point.xbar,
+        point.ybar,
+        np.ascontiguousarray(bread.inverse, dtype=np.float64),
+        _SCORE_GRAM_MODES[point.cov_type],
+        M,
+        threads,
+    )
+    return M, float(ssr)
 
 
 RowWeights = Callable[[F64, F64, int, int], Sequence[F64]]
@@ -383,16 +393,6 @@ def block_grams(
             R = np.multiply(Z, root, out=scaled[: hi - lo])
             M[p - d :, p - d :] += R.T @ R
     return grams
-
-
-def _leverage(Z: F64, B: F64, with_const: bool) -> F64:
-    """h_i = z̃_iᵀ B z̃_i for the rows of the block (before the weight)."""
-    if not with_const:
-        return np.einsum("ij,ij->i", Z @ B, Z)  # type: ignore[no-any-return]
-    Bxx, b0x = B[1:, 1:], B[0, 1:]
-    h = np.einsum("ij,ij->i", Z @ Bxx, Z)
-    h += 2.0 * (Z @ b0x) + B[0, 0]
-    return h  # type: ignore[no-any-return]
 
 
 def _clusters_present(

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _numpy_kernels
 from ._backend import Engine, blas_threads
+from ._numpy_blocks import Workspace
 from ._typing import F64, FloatArray
 from ._validation import check_finite
 
@@ -199,7 +200,7 @@ def weighted_stats(
     first = 0 if sample_weight is None else int(np.argmax(sample_weight > 0))
     shift = np.concatenate([X[first], Y[first]], dtype=np.float64)
     step = max(1, _STATS_BLOCK_ELEMENTS // p)
-    ws = _numpy_kernels.Workspace()
+    ws = Workspace()
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for lo in range(0, n, step):
             hi = min(lo + step, n)
@@ -233,7 +234,7 @@ def weighted_stats(
 _COLUMNS_LAYOUT_MAX = 8
 
 
-def _stats_block(ws: _numpy_kernels.Workspace, name: str, m: int, p: int) -> F64:
+def _stats_block(ws: Workspace, name: str, m: int, p: int) -> F64:
     """An uninitialised (m, p) float64 array in the buffer ``name``, stored
     one row per column up to :data:`_COLUMNS_LAYOUT_MAX` columns."""
     return ws.take(name, p, m).T if p <= _COLUMNS_LAYOUT_MAX else ws.take(name, m, p)

@@ -2,9 +2,10 @@
 
 ``_mse`` (``loss_gradient``), ``_gram`` (``moments``, ``gram``), ``_robust``
 (``robust_loss_gradient``), ``_cg`` (``gram_cg``), ``_scores``
-(``cluster_scores``, for clustered covariances) and ``_chunks`` (the row
-partition, the pass helper with its interrupt and fork state, build info),
-over the shared headers ``_simd.pxd`` (vector helpers, fused types),
+(``cluster_scores``, ``score_gram``: the meat of robust covariances) and
+``_chunks`` (the row partition, the pass helper with its interrupt and fork
+state, build info), over the shared headers ``_simd.pxd`` (vector helpers,
+fused types), ``_tiles.pxd`` (a block's Zᵀ Z in register tiles),
 ``_merge.pxd`` (pairwise merges) and ``_loss_terms.pxd`` (the per-row terms of
 every loss, over one fused struct type). Every function here has a twin of the
 same name and signature in ``_numpy_kernels.py``; that twin is the readable
@@ -37,7 +38,7 @@ from ._chunks import BUILD_INFO, HAS_OPENMP, max_threads, n_chunks_for
 from ._gram import gram, moments
 from ._mse import loss_gradient
 from ._robust import robust_loss_gradient
-from ._scores import cluster_scores
+from ._scores import cluster_scores, score_gram
 
 __all__ = [
     "BUILD_INFO",
@@ -50,4 +51,5 @@ __all__ = [
     "moments",
     "n_chunks_for",
     "robust_loss_gradient",
+    "score_gram",
 ]

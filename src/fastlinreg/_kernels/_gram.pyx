@@ -14,6 +14,7 @@ import numpy as np
 
 from ._chunks cimport BLOCK, Pass, pass_begin, pass_end, pass_live, pass_poll, pass_row
 from ._merge cimport merge_gram, merge_moments
+from ._tiles cimport gram_upper
 from ._simd cimport (
     align64,
     even_up,
@@ -24,7 +25,6 @@ from ._simd cimport (
     flr_mul,
     flr_splat,
     flr_store_a,
-    flr_store_d,
     flr_sub,
     flr_v2,
     load2,
@@ -210,75 +210,6 @@ cdef void _block_gram_1(
         bc[3] += ty * ty
 
 
-cdef inline void _gram_tile4(
-    const double* z, Py_ssize_t p2, Py_ssize_t nb, Py_ssize_t j, Py_ssize_t k,
-    double* t,
-) noexcept nogil:
-    """t = Z[:, j:j + 2].T @ Z[:, k:k + 4] (2 × 4, row-major) for the
-    row-major block z: nb rows (even) of p2 doubles, 16-byte aligned. Even
-    and odd rows have accumulators of their own (eight, in registers)."""
-    cdef flr_v2 c00 = flr_splat(0.0), c01 = c00, c10 = c00, c11 = c00
-    cdef flr_v2 d00 = c00, d01 = c00, d10 = c00, d11 = c00
-    cdef flr_v2 a0, a1, b0, b1
-    cdef const double* r = z
-    cdef const double* end = z + nb * p2
-    while r < end:
-        # C[j:j + 2, k:k + 4] += np.outer(z_i[j:j + 2], z_i[k:k + 4])
-        a0 = flr_splat(r[j])
-        a1 = flr_splat(r[j + 1])
-        b0 = flr_load_a(r + k)
-        b1 = flr_load_a(r + k + 2)
-        c00 = flr_add(c00, flr_mul(a0, b0))
-        c01 = flr_add(c01, flr_mul(a0, b1))
-        c10 = flr_add(c10, flr_mul(a1, b0))
-        c11 = flr_add(c11, flr_mul(a1, b1))
-        r += p2
-        a0 = flr_splat(r[j])
-        a1 = flr_splat(r[j + 1])
-        b0 = flr_load_a(r + k)
-        b1 = flr_load_a(r + k + 2)
-        d00 = flr_add(d00, flr_mul(a0, b0))
-        d01 = flr_add(d01, flr_mul(a0, b1))
-        d10 = flr_add(d10, flr_mul(a1, b0))
-        d11 = flr_add(d11, flr_mul(a1, b1))
-        r += p2
-    flr_store_d(t, flr_add(c00, d00))
-    flr_store_d(t + 2, flr_add(c01, d01))
-    flr_store_d(t + 4, flr_add(c10, d10))
-    flr_store_d(t + 6, flr_add(c11, d11))
-
-
-cdef inline void _gram_tile2(
-    const double* z, Py_ssize_t p2, Py_ssize_t nb, Py_ssize_t j, Py_ssize_t k,
-    double* t,
-) noexcept nogil:
-    """_gram_tile4 for the last column pair: t[:2], t[4:6] = the 2 × 2 block
-    Z[:, j:j + 2].T @ Z[:, k:k + 2]. A copy of its loop on purpose: one
-    function with a width flag, or a per-row helper taking the accumulators
-    by pointer, compiled to code 6% slower (measured at 4, 10 and 48
-    features)."""
-    cdef flr_v2 c00 = flr_splat(0.0), c10 = c00, d00 = c00, d10 = c00
-    cdef flr_v2 a0, a1, b0
-    cdef const double* r = z
-    cdef const double* end = z + nb * p2
-    while r < end:
-        # C[j:j + 2, k:k + 2] += np.outer(z_i[j:j + 2], z_i[k:k + 2])
-        a0 = flr_splat(r[j])
-        a1 = flr_splat(r[j + 1])
-        b0 = flr_load_a(r + k)
-        c00 = flr_add(c00, flr_mul(a0, b0))
-        c10 = flr_add(c10, flr_mul(a1, b0))
-        r += p2
-        a0 = flr_splat(r[j])
-        a1 = flr_splat(r[j + 1])
-        b0 = flr_load_a(r + k)
-        d00 = flr_add(d00, flr_mul(a0, b0))
-        d10 = flr_add(d10, flr_mul(a1, b0))
-        r += p2
-    flr_store_d(t, flr_add(c00, d00))
-    flr_store_d(t + 4, flr_add(c10, d10))
-
-
 cdef void _block_gram_d(
     const xfloat* X, const yfloat* y, const double* shift, Py_ssize_t d,
     Py_ssize_t start, Py_ssize_t stop, Py_ssize_t last, double* bmean, double* bc,
@@ -293,16 +224,15 @@ cdef void _block_gram_d(
     centred block into z, row-major with p2 = p rounded up to even columns (a
     zero column pads it, a zero row makes the row count even); then Zᵀ Z in
     tiles of 2 × 4 entries, each a sum in registers over the block's rows
-    (_gram_tile4: at 48 features, one thread of it beat blocked BLAS on two
+    (``_tiles.gram_upper``: at 48 features, one thread of it beat blocked BLAS on two
     cores, 134 ms against 160 ms for 3e5 rows).
     bmean holds p2 doubles, z BLOCK·p2 (BLOCK is even), both 16-byte
     aligned.
     """
     cdef Py_ssize_t p = d + 1, p2 = even_up(p), dd = d - d % 2
-    cdef Py_ssize_t nb = stop - start, nb2 = even_up(nb), i, j, k, a, c, w, g
+    cdef Py_ssize_t nb = stop - start, nb2 = even_up(nb), i, j, a, g
     cdef flr_v2 sv, acc
     cdef double fnb = <double>nb, ys = shift[d]
-    cdef double t[8]
     cdef const xfloat* x
     cdef double* zr
     memset(bmean, 0, p2 * sizeof(double))
@@ -351,21 +281,7 @@ cdef void _block_gram_d(
     if nb2 > nb:
         memset(z + nb * p2, 0, p2 * sizeof(double))
     # bc = zᵀ z, upper triangle   (NumPy: Z.T @ Z)
-    j = 0
-    while j < p2:
-        k = j
-        while k < p2:
-            w = 4 if k + 4 <= p2 else 2
-            if w == 4:
-                _gram_tile4(z, p2, nb2, j, k, t)
-            else:
-                _gram_tile2(z, p2, nb2, j, k, t)
-            for a in range(2):
-                for c in range(w):
-                    if j + a <= k + c and k + c < p:
-                        bc[(j + a) * p + k + c] = t[4 * a + c]
-            k += 4
-        j += 2
+    gram_upper(z, p, p2, nb2, bc)
 
 
 cdef void _chunk_gram(
