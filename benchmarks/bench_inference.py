@@ -7,11 +7,15 @@ within 1e5 clusters (``--quick``: 1e4): fastlinreg's
 cov_type=...)`` and its ``bse``, timed in turn in one process (medians).
 Besides the ratio: the largest relative difference of the standard errors
 between the two, and the extra memory each needs beyond the data
-(tracemalloc's peak during one fit, divided by the bytes of X).
+(tracemalloc's peak during one fit, divided by the bytes of X). When
+linearmodels is installed, its ``IV2SLS(y, Z, None, None).fit(cov_type=
+"robust" | "clustered", debiased=True)`` (OLS with statsmodels' small-sample
+corrections) is timed once per case, beside the medians: it is slow.
 """
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 import warnings
 from typing import Any
@@ -43,6 +47,29 @@ def _statsmodels(X: Any, y: Any, cov_type: str, groups: Any) -> Any:
     kwds = {} if groups is None else {"groups": groups}
     Z = sm.add_constant(X, has_constant="add")
     return sm.OLS(y, Z).fit(cov_type=cov_type, cov_kwds=kwds).bse
+
+
+def _linearmodels(X: Any, y: Any, cov_type: str, groups: Any) -> Any:
+    import statsmodels.api as sm
+    from linearmodels.iv import IV2SLS
+
+    Z = sm.add_constant(X, has_constant="add")
+    model = IV2SLS(y, Z, None, None)
+    if cov_type == "cluster":
+        return model.fit(
+            cov_type="clustered", clusters=groups, debiased=True
+        ).std_errors
+    return model.fit(cov_type="robust", debiased=True).std_errors
+
+
+def _timed_once(fn: Any) -> float | None:
+    """Seconds of one call of ``fn``, None when its package is missing."""
+    try:
+        start = time.perf_counter()
+        fn()
+    except ImportError:
+        return None
+    return time.perf_counter() - start
 
 
 def _extra_memory(fn: Any, X: Any) -> float:
@@ -84,6 +111,7 @@ def run(
             theirs = np.asarray(_statsmodels(X, y, cov_type, g))
             mem_ours = _extra_memory(lambda c=cov_type, g=g: _ours(X, y, c, g), X)
             mem_sm = _extra_memory(lambda c=cov_type, g=g: _statsmodels(X, y, c, g), X)
+            t_lm = _timed_once(lambda c=cov_type, g=g: _linearmodels(X, y, c, g))
         records.append(
             {
                 "case": f"{cov_type} {n:.0e}x{d}"
@@ -94,6 +122,10 @@ def run(
                 "bse_max_rel_diff": float(np.max(np.abs(ours - theirs) / theirs)),
                 "extra_memory_fastlinreg_x_X": mem_ours,
                 "extra_memory_statsmodels_x_X": mem_sm,
+                "t_linearmodels_once": t_lm,
+                "speedup_linearmodels": None
+                if t_lm is None
+                else t_lm / t["fastlinreg"],
             }
         )
     return records
@@ -102,13 +134,18 @@ def run(
 def table(records: list[dict[str, Any]]) -> str:
     lines = [
         "| case | fastlinreg s | statsmodels s | statsmodels/fastlinreg | "
+        "linearmodels s (once) | linearmodels/fastlinreg | "
         "bse max rel. diff | extra memory / X: ours, statsmodels |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
+        lm = r["t_linearmodels_once"]
+        lm_cells = (
+            "— | —" if lm is None else f"{lm:.3f} | {r['speedup_linearmodels']:.1f}"
+        )
         lines.append(
             f"| {r['case']} | {r['t_fastlinreg']:.3f} | {r['t_statsmodels']:.3f} | "
-            f"{r['speedup']:.1f} | {r['bse_max_rel_diff']:.1e} | "
+            f"{r['speedup']:.1f} | {lm_cells} | {r['bse_max_rel_diff']:.1e} | "
             f"{r['extra_memory_fastlinreg_x_X']:.2f}, "
             f"{r['extra_memory_statsmodels_x_X']:.2f} |"
         )

@@ -75,7 +75,17 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("core", ["_validation", "_backend", "_coords"]),
     ("terms", ["_losses", "_penalties", "_stats"]),
-    ("datafits", ["_datafits", "_accurate", "_inference", "_sandwich", "_m_inference"]),
+    (
+        "datafits",
+        [
+            "_vertex",
+            "_datafits",
+            "_accurate",
+            "_inference",
+            "_sandwich",
+            "_m_inference",
+        ],
+    ),
     ("fit", ["_refine", "_fit", "_gather"]),
     ("scale-out", ["_dask"]),
     (

@@ -25,7 +25,10 @@ levels, each solved by Newton's method from the previous solution
 on the objective, at most ``h/2`` times the share of weight within ``h`` of a
 kink, is below ``1e-6`` of the objective (or ``h/2`` alone below ``1e-5`` of
 it); that level is then solved to ``tol``. So the exact objective at the
-result is within about ``1e-6`` (at worst ``1e-5``) relative of its minimum.
+result is within about ``1e-6`` (at worst ``1e-5``) relative of its minimum;
+without a penalty, the quantile and absolute losses then take the exact
+minimiser, a vertex of their linear programme (:meth:`StreamingLoss.finish`,
+:mod:`fastlinreg._vertex`).
 Huber's loss starts from least squares (``epsilon`` infinite), then takes its
 own ``epsilon``.
 """
@@ -40,8 +43,10 @@ from ._coords import Coordinates
 from ._losses import Loss
 from ._newton import Evaluation
 from ._numpy_kernels import GramObjective
+from ._solver import SolverResult
 from ._stats import SufficientStats
 from ._typing import F64, FloatArray
+from ._vertex import quantile_vertex
 
 __all__ = ["GramMSE", "StatsQuadratic", "StreamingLoss", "StreamingMSE"]
 
@@ -56,6 +61,8 @@ _SMOOTHING_GAP_ANY = 1e-5
 _STAGE_TOL = 1e-3
 # Huber's continuation: least squares (epsilon = infinity), then epsilon.
 _HUGE_EPSILON = 1e300
+# Piecewise-linear losses whose exact minimiser finish() finds.
+_VERTEX_LOSSES = frozenset({"quantile", "absolute_error"})
 
 
 class StreamingMSE:
@@ -126,6 +133,9 @@ class StatsQuadratic:
 
     def advance(self, exact: float) -> bool:
         raise AssertionError("a single stage")
+
+    def finish(self, result: SolverResult, max_iter: int) -> SolverResult:
+        return result  # (Newton's step solves a quadratic exactly)
 
 
 class StreamingLoss:
@@ -232,3 +242,42 @@ class StreamingLoss:
             return False
         self.smoothing = max(self.smoothing * _SMOOTHING_DECAY, 1e-300)
         return True
+
+    def finish(self, result: SolverResult, max_iter: int) -> SolverResult:
+        """The quantile and absolute losses: the exact minimiser, a vertex
+        found from the smoothed one (:mod:`fastlinreg._vertex`), taken when
+        it is certified optimal or its objective is no higher. The finish is
+        not an iteration of the loop (``n_iter`` and the loss curve stay the
+        loop's, as a callback saw them); ``loss`` is the vertex's. A run a
+        callback stopped is left as it stopped."""
+        if self.loss.name not in _VERTEX_LOSSES or result.stop_reason == "callback":
+            return result
+        coords = self.coords
+        coef, intercept = coords.to_model(result.theta)
+        q = 0.5 if self.loss.name == "absolute_error" else self.loss.quantile
+        start = np.concatenate([[intercept], coef]) if coords.fit_intercept else coef
+        weights = None if self.weights.shape[0] == 0 else self.weights
+        found = quantile_vertex(
+            self.X, self.y, weights, q, start, coords.fit_intercept, max_iter
+        )
+        if found is None or not (found.certified or found.objective <= found.start):
+            return result
+        beta = found.beta
+        theta = (
+            coords.to_theta(beta[1:], float(beta[0]))
+            if coords.fit_intercept
+            else coords.to_theta(beta, 0.0)
+        )
+        # (the absolute error is twice the pinball loss at q = 1/2)
+        scale = (2.0 if self.loss.name == "absolute_error" else 1.0) / self.total
+        converged = result.converged or found.certified
+        return SolverResult(
+            theta=theta,
+            loss=found.objective * scale,
+            grad_norm=result.grad_norm,
+            n_iter=result.n_iter,
+            n_evals=result.n_evals,
+            loss_curve=result.loss_curve,
+            converged=converged,
+            stop_reason="converged" if converged else result.stop_reason,
+        )

@@ -493,14 +493,17 @@ def _run_solver(s: _Setup) -> tuple[SolverResult, Objective | None]:
         l1, l2 = spec.penalty.in_theta(s.coords)
         # theta is in units of y: no sensible first step is longer.
         reach = 10.0 * (float(np.sqrt(s.y_var)) + float(np.abs(s.theta0).max()))
+        newton = problem.second_order(s.coords)
         result = proximal_newton(
-            problem.second_order(s.coords),
+            newton,
             s.theta0,
             s.rule,
             l1=l1,
             l2=l2,
             max_step=reach if reach > 0 else math.inf,
         )
+        if not (l1.any() or l2.any()):
+            result = newton.finish(result, s.spec.max_iter)
         return result, None
     if (
         s.solver == "cg"
