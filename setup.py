@@ -143,7 +143,7 @@ def _warn_fallback(exc: BaseException) -> None:
 
 
 # The compiled kernels, one extension module per family (src/fastlinreg/_kernels).
-KERNEL_MODULES = ("_chunks", "_mse", "_gram", "_robust", "_cg", "_scores")
+KERNEL_MODULES = ("_chunks", "_mse", "_gram", "_robust", "_cg", "_cd", "_scores")
 
 
 def _extensions() -> list:

@@ -64,6 +64,7 @@ FUZZ_EXAMPLES = {
     "make_regression": 200,
     "train_test_split": 150,
     "show_config": 50,
+    "cv": 300,
 }
 
 
@@ -1799,8 +1800,162 @@ def test_show_config(mode: Any) -> None:
         assert printed == ""
 
 
+def cv_floats(v: Any) -> np.ndarray | None:
+    """``v`` read as real numbers (None: it is not numbers)."""
+    if isinstance(v, str | bytes | bool | np.bool_):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            raw = np.asarray(v)
+            if raw.dtype.kind not in "iufO":
+                return None
+            return np.asarray(raw, dtype=float)
+    except (TypeError, ValueError, OverflowError, Warning):
+        return None
+
+
+def cv_l1_ratio_rule(v: Any) -> str:
+    """A float in (0, 1] or a non-empty list of them (elastic net only)."""
+    arr = cv_floats(v)
+    if arr is None:
+        return "invalid"
+    arr = np.atleast_1d(arr)
+    if isinstance(v, bool | np.bool_ | str | bytes) or arr.ndim != 1 or not arr.size:
+        return "invalid"
+    if any(
+        isinstance(u, bool | np.bool_)
+        for u in np.atleast_1d(np.asarray(v, dtype=object))
+    ):
+        return "either"
+    return verdict(
+        bool(np.isfinite(arr).all() and (arr > 0).all() and (arr <= 1).all())
+    )
+
+
+def cv_alphas_rule(v: Any) -> str:
+    """An int from 1 to 1e5, or a non-empty 1-D array of positive floats."""
+    if isinstance(v, bool | np.bool_):
+        return "invalid"
+    if integer(v):
+        return verdict(1 <= v <= 100_000)
+    arr = cv_floats(v)
+    if arr is None:
+        return "invalid"
+    ok = arr.ndim == 1 and arr.size > 0 and bool((np.isfinite(arr) & (arr > 0)).all())
+    return verdict(ok)
+
+
+def cv_rule(v: Any) -> str:
+    """An int from 2 (at most n: "either"), or splits (the fuzz gives none)."""
+    if integer(v) and v >= 2:
+        return "either"
+    return "invalid"
+
+
+CV_PARAMS: dict[str, Param] = {
+    "penalty": Param(S(["l1", "l2", "elasticnet"]), choice("l1", "l2", "elasticnet")),
+    "alphas": Param(S([3, 5, [1.0, 0.1], np.array([0.5, 0.01])]), cv_alphas_rule),
+    "l1_ratio": Param(S([0.5, 1.0, [0.2, 0.8]]), cv_l1_ratio_rule),
+    "cv": Param(S([2, 3]), cv_rule),
+    "eps": Param(S([1e-3, 1e-2]), number(0, 1, open_low=True, open_high=True)),
+    "fit_intercept": Param(st.booleans(), boolean),
+    "tol": Param(S([1e-10, 1e-6]), number(0, open_low=True)),
+    "max_iter": Param(S([1, 100, 100_000]), count(1)),
+    "backend": Param(SOME_BACKENDS, choice(*BACKEND_NAMES)),
+    "n_jobs": Param(S([None, 1, 2, -1]), n_jobs_rule),
+}
+
+
+@st.composite
+def cv_param_values(draw: st.DrawFn) -> dict[str, Any]:
+    """Some of LinearRegressionCV's parameters, each ordinary or absurd."""
+    names = draw(st.sets(st.sampled_from(sorted(CV_PARAMS)), max_size=4))
+    return {
+        k: draw(
+            st.one_of(CV_PARAMS[k].ordinary, ABSURD)
+            if draw(st.integers(0, 3))
+            else ABSURD
+        )
+        for k in sorted(names)
+    }
+
+
+def check_cv_kkt(model: Any, X: np.ndarray, y: np.ndarray, dtype: Any) -> None:
+    """The refit satisfies the elastic net's optimality conditions on all the
+    rows at the chosen alpha (the ridge: its normal equations)."""
+    n = X.shape[0]
+    Ys = y[:, None] if y.ndim == 1 else y
+    coefs = np.atleast_2d(np.asarray(model.coef_, dtype=float))
+    alphas = np.atleast_1d(model.alpha_)
+    ratios = np.atleast_1d(model.l1_ratio_)
+    for j in range(Ys.shape[1]):
+        Xc, yc = X, Ys[:, j]
+        if model.fit_intercept:
+            Xc, yc = X - X.mean(axis=0), yc - yc.mean()
+        G, g = Xc.T @ Xc / n, Xc.T @ yc / n
+        beta = coefs[j]
+        r = g - G @ beta
+        l1, l2 = alphas[j] * ratios[j] / 2, alphas[j] * (1 - ratios[j]) / 2
+        v = np.where(
+            beta != 0,
+            np.abs(-r + l2 * beta + l1 * np.sign(beta)),
+            np.maximum(np.abs(r) - l1, 0.0),
+        )
+        scale = max(np.abs(g).max(initial=0), np.abs(G).max(initial=0), 1e-300)
+        slack = 1e-6 * scale
+        if dtype == np.float32:  # (coef_ rounded to float32)
+            slack += 1e-6 * np.abs(G).max(initial=0) * np.abs(beta).sum()
+        assert v.max(initial=0) <= slack, (v, scale)
+
+
+@fuzz("cv")
+@given(data=problem_data(), params=cv_param_values())
+def test_linear_regression_cv(data: tuple[Made, Made], params: dict[str, Any]) -> None:
+    X, y = data
+    verdicts = {k: CV_PARAMS[k].rule(v) for k, v in params.items()}
+    if not same(params.get("penalty", "l1"), "elasticnet") and "l1_ratio" in verdicts:
+        verdicts["l1_ratio"] = "either"  # (read for the elastic net only)
+    note(f"X: {X.kind} {set(X.problems)} y: {y.kind} {set(y.problems)} {verdicts}")
+    model = fastlinreg.LinearRegressionCV(**params)
+    out = run(lambda: model.fit(X.obj, y.obj))
+    note(f"-> {out.error!r}")
+    assert_no_stray_warnings(out, float32=float32_input(X))
+    invalid = {k for k, v in verdicts.items() if v == "invalid"}
+    maybe = {k for k, v in verdicts.items() if v == "either"}
+    k = params.get("cv", 5)
+    if X.n is not None and integer(k) and X.n < k:
+        maybe.add("cv")  # (more folds than rows)
+    problems, names = expected_problems(X, y)
+    if several_targets(X, y):
+        problems.discard("ndim")
+        names.discard("y")
+    if invalid or problems:
+        assert_refused(out, problems, names | invalid | maybe)
+        return
+    if out.error is not None:
+        if maybe or not X.n:
+            assert_refused(out, {"empty"}, maybe | {"cv", "X"})
+            event("cv: refused a lenient value")
+            return
+        refusal_of_valid_input(out, extreme_fit(X, y), {"X", "y"})
+        return
+    assert X.values is not None
+    assert y.values is not None
+    coef, mse = np.asarray(model.coef_), np.asarray(model.mse_path_)
+    assert np.isfinite(coef).all(), coef
+    assert np.isfinite(mse).all(), mse
+    assert (mse >= 0).all()
+    assert coef.dtype == read_dtype(X.obj)
+    Xv = X.values if X.values.ndim == 2 else X.values[:, None]
+    if model.converged_ and float(model.tol) <= 1e-8:
+        event("cv: refit checked (KKT)")
+        check_cv_kkt(model, Xv, y.values, read_dtype(X.obj))
+
+
 FUZZED = {
     "LinearRegression": (test_fit_predict_score, test_params, test_partial_fit),
+    "LinearRegressionCV": (test_linear_regression_cv,),
     "loss_gradient": (test_loss_gradient,),
     "make_regression": (test_make_regression,),
     "train_test_split": (test_train_test_split,),

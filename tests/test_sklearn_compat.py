@@ -36,7 +36,7 @@ with warnings.catch_warnings():
     # fastlinreg implements the protocol by duck typing, on purpose.
     warnings.filterwarnings("ignore", "Estimator .* does not inherit", UserWarning)
     each_check = estimator_checks.parametrize_with_checks(
-        [fastlinreg.LinearRegression()],
+        [fastlinreg.LinearRegression(), fastlinreg.LinearRegressionCV(alphas=10, cv=3)],
         expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
         **_strict,
     )

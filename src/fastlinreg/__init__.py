@@ -16,6 +16,7 @@ from ._exceptions import (
     NotFittedError,
 )
 from ._inference import InferenceResult
+from ._linear_cv import LinearRegressionCV
 from ._version import __version__
 from .datasets import make_regression, train_test_split
 from .linear_model import LinearRegression, loss_gradient
@@ -28,6 +29,7 @@ __all__ = [
     "IllConditionedWarning",
     "InferenceResult",
     "LinearRegression",
+    "LinearRegressionCV",
     "NotFittedError",
     "__version__",
     "available_backends",

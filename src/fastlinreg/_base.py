@@ -283,7 +283,7 @@ class LinearModel(EstimatorBase):
     _stats: SufficientStats | None
 
     # Every attribute a fit sets (see EstimatorBase._swap_state).
-    _FITTED = (
+    _FITTED: tuple[str, ...] = (
         "coef_",
         "intercept_",
         "loss_curve_",

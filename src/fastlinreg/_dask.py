@@ -181,7 +181,7 @@ def _chunk_stats(
 ) -> SufficientStats:
     """The sufficient statistics of one chunk, by fastlinreg's kernel."""
     if X.shape[0] == 0:
-        return SufficientStats.empty(X.shape[1])
+        return SufficientStats.empty(X.shape[1], 1 if y.ndim == 1 else y.shape[1])
     kernels = get_kernels(backend)
     Xa, ya = _block_arrays(X, y)
     return sufficient_stats(kernels, Xa, ya, _task_threads(n_jobs, kernels, Xa.size))
@@ -316,16 +316,36 @@ def _blocks(Xd: Any, yd: Any) -> list[tuple[Any, Any]]:
 def gather_stats(Xd: Any, yd: Any, backend: str, n_jobs: int | None) -> SufficientStats:
     """Sufficient statistics of Dask arrays (from :func:`as_dask_X_y`):
     a task per chunk, a tree of merges, computed on the active scheduler."""
+    (stats,) = gather_range_stats(Xd, yd, [(0, Xd.shape[0])], backend, n_jobs)
+    return stats
+
+
+def gather_range_stats(
+    Xd: Any,
+    yd: Any,
+    ranges: Sequence[tuple[int, int]],
+    backend: str,
+    n_jobs: int | None,
+) -> list[SufficientStats]:
+    """The statistics of each row range ``[start, stop)`` of Dask arrays
+    (cross-validation's folds), in one computation: a task per piece of a
+    chunk inside a range, a tree of merges per range; a range may span
+    chunks and a chunk ranges, each chunk is still read once."""
     dask = _import("dask")
     delayed = dask.delayed
 
     chunk = delayed(_chunk_stats, pure=True)
     merge = delayed(_merge_stats, pure=True)
-    parts = [chunk(xb, yb, backend, n_jobs) for xb, yb in _blocks(Xd, yd)]
-    (stats,) = dask.compute(_task_tree(parts, merge))
-    if not stats.finite():
+    trees = []
+    for start, stop in ranges:
+        blocks = _blocks(Xd[start:stop], yd[start:stop])
+        trees.append(
+            _task_tree([chunk(xb, yb, backend, n_jobs) for xb, yb in blocks], merge)
+        )
+    stats = list(dask.compute(*trees))
+    if not all(s.finite() for s in stats):
         _raise_not_finite(Xd, yd)
-    assert isinstance(stats, SufficientStats)
+    assert all(isinstance(s, SufficientStats) for s in stats)
     return stats
 
 

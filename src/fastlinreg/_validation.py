@@ -170,22 +170,26 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` when ``arr`` holds NaN or infinity.
 
     A float64 sum is a cheap first test (no temporary of the array's size);
-    only when it is not finite are the elements inspected to say which.
+    only when it is not finite are the elements inspected to say which, and
+    where (the first row and column).
     """
     with np.errstate(over="ignore", invalid="ignore"):
         total = np.add.reduce(arr, axis=None, dtype=np.float64)
     if np.isfinite(total):
         return
-    flat = arr.reshape(-1)
-    step = 1 << 20
-    for lo in range(0, flat.size, step):
-        block = flat[lo : lo + step]
-        if np.isnan(block).any():
-            raise ValueError(f"Input {name} contains NaN.")
-        if np.isinf(block).any():
+    # (row blocks of ~1M values: no copy of the array, whatever its layout)
+    rows = arr.reshape(arr.shape[0], -1) if arr.ndim else arr.reshape(1, 1)
+    step = max(1, (1 << 20) // max(rows.shape[1], 1))
+    for lo in range(0, rows.shape[0], step):
+        bad = np.argwhere(~np.isfinite(rows[lo : lo + step]))
+        if bad.size:
+            row, col = int(lo + bad[0, 0]), int(bad[0, 1])
+            where = f" (row {row}, column {col})" if arr.ndim == 2 else f" (row {row})"
+            if np.isnan(rows[row, col]):
+                raise ValueError(f"Input {name} contains NaN{where}.")
             raise ValueError(
                 f"Input {name} contains infinity or a value too large for "
-                f"dtype('{arr.dtype}')."
+                f"dtype('{arr.dtype}'){where}."
             )
     # Finite values whose sum overflows: legal input, nothing to report.
 

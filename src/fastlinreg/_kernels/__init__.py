@@ -1,7 +1,8 @@
 """Compiled kernels of fastlinreg, one module per family.
 
 ``_mse`` (``loss_gradient``), ``_gram`` (``moments``, ``gram``), ``_robust``
-(``robust_loss_gradient``), ``_cg`` (``gram_cg``), ``_scores``
+(``robust_loss_gradient``), ``_cg`` (``gram_cg``), ``_cd`` (``gram_cd``:
+coordinate descent on a Gram, for the elastic net's paths), ``_scores``
 (``cluster_scores``, ``score_gram``: the meat of robust covariances) and
 ``_chunks`` (the row partition, the pass helper with its interrupt and fork
 state, build info), over the shared headers ``_simd.pxd`` (vector helpers,
@@ -33,6 +34,7 @@ Conventions shared by all kernels
   write.
 """
 
+from ._cd import gram_cd
 from ._cg import gram_cg
 from ._chunks import BUILD_INFO, HAS_OPENMP, max_threads, n_chunks_for
 from ._gram import gram, moments
@@ -45,6 +47,7 @@ __all__ = [
     "HAS_OPENMP",
     "cluster_scores",
     "gram",
+    "gram_cd",
     "gram_cg",
     "loss_gradient",
     "max_threads",

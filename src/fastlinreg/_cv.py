@@ -1,0 +1,291 @@
+"""Cross-validation of the penalty from per-fold sufficient statistics.
+
+For the squared loss every fold needs only its statistics (count, means,
+centred cross-products of ``[X | y]``): one pass over the data gathers them
+for all folds at once. The training statistics of fold ``k`` are the other
+folds' merged by Chan's update (prefix and suffix merges, never a difference
+of raw sums), and the held-out error of any ``(β, b)`` on fold ``k`` is, in
+its own centred form,
+
+    MSE_k = (S_yy − 2 βᵀ S_xy + βᵀ S_xx β) / n_k + (ȳ_k − x̄_kᵀ β − b)²,
+
+so every penalty on every fold costs O(d²) (O(d³) once per fold for the
+ridge's eigendecomposition), whatever the number of rows.
+
+Objective (as :class:`~fastlinreg.LinearRegression`'s): the mean squared
+error plus ``α (ρ ‖β‖₁ + ½ (1 − ρ) ‖β‖²)``. With the training moments
+``A`` (``S_xx``, about the means with an intercept, about zero without) and
+``c`` (``S_xy``) over ``n`` rows, that is ``2 [½ βᵀ(A/n)β − (c/n)ᵀβ] +
+α ρ ‖β‖₁ + ½ α (1 − ρ) ‖β‖²``: coordinate descent on ``G = A/n``, ``g =
+c/n`` with ``l1 = α ρ / 2``, ``l2 = α (1 − ρ) / 2`` (``gram_cd``), and for
+the ridge ``β = V (Vᵀ c) / (λ + n α / 2)`` from ``A = V Λ Vᵀ``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+from typing import NamedTuple
+
+import numpy as np
+
+from ._stats import SufficientStats
+from ._typing import F64
+
+__all__ = [
+    "CVPath",
+    "Choice",
+    "Moments",
+    "Rule",
+    "alpha_grid",
+    "contiguous_folds",
+    "cv_path",
+    "moments_of",
+    "select",
+    "train_and_test",
+]
+
+
+class Rule(NamedTuple):
+    """When coordinate descent stops: the optimality conditions to ``tol``
+    times the gradient's scale, or ``max_sweeps``."""
+
+    tol: float
+    max_sweeps: int
+
+
+class Moments(NamedTuple):
+    """A fold's statistics as the path reads them: ``n``, the means, and
+    the second moments about the means (``with_const``) or about zero."""
+
+    n: float
+    xbar: F64
+    ybar: float
+    A: F64  # d × d
+    c: F64  # d
+    yy: float
+    centred: F64  # the statistics' own (d + 1) × (d + 1) centred moments
+
+
+def moments_of(stats: SufficientStats, with_const: bool) -> Moments:
+    """:class:`Moments` of one target's statistics."""
+    d = stats.d
+    cov, mean, n = stats.cov, stats.mean, float(stats.n)
+    A, c, yy = cov[:d, :d], cov[:d, d], float(cov[d, d])
+    if not with_const:
+        # (about zero: the centred moments plus n · mean ⊗ mean)
+        A = A + n * np.multiply.outer(mean[:d], mean[:d])
+        c = c + n * mean[:d] * mean[d]
+        yy = yy + n * float(mean[d]) ** 2
+    return Moments(n, mean[:d], float(mean[d]), A, c, yy, cov)
+
+
+def contiguous_folds(n: int, k: int) -> list[tuple[int, int]]:
+    """The row ranges of scikit-learn's ``KFold(k)`` without shuffling: the
+    first ``n % k`` folds one row longer."""
+    sizes = np.full(k, n // k)
+    sizes[: n % k] += 1
+    ends = np.cumsum(sizes)
+    return [(int(e - s), int(e)) for s, e in zip(sizes, ends, strict=True)]
+
+
+def train_and_test(
+    folds: Sequence[SufficientStats],
+) -> tuple[list[SufficientStats], SufficientStats]:
+    """The training statistics of each fold (all the others, merged) and the
+    total, by prefix and suffix merges: O(k) merges for k folds."""
+    k = len(folds)
+    prefix = [folds[0]]
+    for s in folds[1:]:
+        prefix.append(prefix[-1].merge(s))
+    suffix = [folds[-1]]
+    for s in reversed(folds[:-1]):
+        suffix.append(s.merge(suffix[-1]))
+    suffix.reverse()
+    train = []
+    for j in range(k):
+        if j == 0:
+            train.append(suffix[1])
+        elif j == k - 1:
+            train.append(prefix[k - 2])
+        else:
+            train.append(prefix[j - 1].merge(suffix[j + 1]))
+    return train, prefix[-1]
+
+
+def alpha_grid(total: Moments, l1_ratio: float, n_alphas: int, eps: float) -> F64:
+    """``n_alphas`` penalties on a log grid, largest first: from the smallest
+    α whose fit is all zeros (``2 max|c| / (n ρ)``, as LassoCV's ``alpha_max``
+    maps) down to ``eps`` of it. The ridge (ρ = 0) has no such α: its grid
+    spans ``10³`` to ``eps · 10³`` times twice the mean eigenvalue of
+    ``A / n``."""
+    if l1_ratio > 0:
+        top = 2.0 * float(np.abs(total.c).max(initial=0.0)) / (total.n * l1_ratio)
+    else:
+        top = 2e3 * float(np.trace(total.A)) / (total.n * max(total.A.shape[0], 1))
+    if not top > 0:
+        top = 1.0  # (y constant, or X all zeros: any grid fits zeros)
+    return np.geomspace(top, top * eps, num=n_alphas)
+
+
+def held_out_mse(test: Moments, beta: F64, intercept: float) -> float:
+    """The mean squared error of ``(beta, intercept)`` on a fold from its
+    centred moments (the formula of the module docstring)."""
+    cov, d = test.centred, beta.shape[0]
+    spread = float(cov[d, d] - 2.0 * beta @ cov[:d, d] + beta @ cov[:d, :d] @ beta)
+    shift = test.ybar - float(test.xbar @ beta) - intercept
+    return max(spread, 0.0) / test.n + shift * shift
+
+
+def intercept_of(train: Moments, beta: F64, with_const: bool) -> float:
+    return train.ybar - float(train.xbar @ beta) if with_const else 0.0
+
+
+class CVPath(NamedTuple):
+    """What a path over the folds gives: ``mse[a, k]`` for the alphas and
+    folds, and the largest sweeps (coordinate descent) a point needed."""
+
+    mse: F64
+    sweeps: int
+    converged: bool
+
+
+def ridge_path(
+    trains: Sequence[Moments], tests: Sequence[Moments], alphas: F64, with_const: bool
+) -> CVPath:
+    """Every alpha on every fold from one eigendecomposition per fold."""
+    mse = np.empty((alphas.shape[0], len(trains)))
+    for k, (train, test) in enumerate(zip(trains, tests, strict=True)):
+        lam, V = np.linalg.eigh(train.A)
+        proj = V.T @ train.c
+        for a, alpha in enumerate(alphas):
+            beta = V @ (proj / (np.maximum(lam, 0.0) + 0.5 * train.n * alpha))
+            mse[a, k] = held_out_mse(test, beta, intercept_of(train, beta, with_const))
+    return CVPath(mse, 0, True)
+
+
+def ridge_fit(train: Moments, alpha: float) -> F64:
+    """The ridge coefficients of one set of moments."""
+    d = train.A.shape[0]
+    system = train.A + 0.5 * train.n * alpha * np.eye(d)
+    return np.asarray(np.linalg.solve(system, train.c), dtype=np.float64)
+
+
+def enet_path(
+    kernels: ModuleType,
+    trains: Sequence[Moments],
+    tests: Sequence[Moments],
+    alphas: F64,
+    l1_ratio: float,
+    with_const: bool,
+    rule: Rule,
+) -> CVPath:
+    """The elastic-net path on every fold: coordinate descent on the fold's
+    Gram, largest alpha first, each warm-started from the last."""
+    mse = np.empty((alphas.shape[0], len(trains)))
+    worst, converged = 0, True
+    for k, (train, test) in enumerate(zip(trains, tests, strict=True)):
+        beta = np.zeros(train.A.shape[0])
+        for a, alpha in enumerate(alphas):
+            sweeps, ok = enet_fit(kernels, train, alpha, l1_ratio, rule, beta)
+            worst, converged = max(worst, sweeps), converged and ok
+            mse[a, k] = held_out_mse(test, beta, intercept_of(train, beta, with_const))
+    return CVPath(mse, worst, converged)
+
+
+def enet_fit(
+    kernels: ModuleType,
+    train: Moments,
+    alpha: float,
+    l1_ratio: float,
+    rule: Rule,
+    beta: F64,
+) -> tuple[int, bool]:
+    """Coordinate descent for one penalty from ``beta`` (overwritten):
+    the sweeps, and whether the optimality conditions hold to ``tol`` times
+    the scale of the gradient (the largest of ``|c| / n`` and ``|A| / n``)."""
+    G = np.ascontiguousarray(train.A / train.n)
+    g = np.ascontiguousarray(train.c / train.n)
+    scale = max(float(np.abs(g).max(initial=0.0)), float(np.abs(G).max(initial=0.0)))
+    gtol = rule.tol * (scale if scale > 0 else 1.0)
+    l1, l2 = 0.5 * alpha * l1_ratio, 0.5 * alpha * (1.0 - l1_ratio)
+    sweeps, violation = kernels.gram_cd(G, g, beta, l1, l2, gtol, rule.max_sweeps)
+    return int(sweeps), bool(violation <= gtol)
+
+
+def cv_path(
+    kernels: ModuleType,
+    trains: Sequence[Moments],
+    tests: Sequence[Moments],
+    alphas: F64,
+    l1_ratio: float,
+    with_const: bool,
+    rule: Rule,
+) -> CVPath:
+    """The held-out errors of every alpha on every fold (ridge or elastic net)."""
+    if l1_ratio == 0:
+        return ridge_path(trains, tests, alphas, with_const)
+    return enet_path(kernels, trains, tests, alphas, l1_ratio, with_const, rule)
+
+
+class Choice(NamedTuple):
+    """What the search chose for one target, and the path it chose from
+    (arrays over ``(l1_ratio, alpha[, fold])``)."""
+
+    coef: F64
+    intercept: float
+    alpha: float
+    alpha_1se: float
+    l1_ratio: float
+    alphas: F64
+    mse: F64
+    mean: F64
+    std: F64
+    sem: F64
+    n_iter: int
+    converged: bool
+
+
+def select(
+    kernels: ModuleType,
+    folds: Sequence[tuple[SufficientStats, SufficientStats]],
+    total_stats: SufficientStats,
+    ratios: Sequence[float],
+    alphas: int | F64,
+    eps: float,
+    with_const: bool,
+    rule: Rule,
+) -> Choice:
+    """The path over every ``l1_ratio`` and alpha on the ``(train, test)``
+    folds of one target, the smallest mean held-out error chosen (and the
+    one-standard-error alpha beside it), and the refit on the total."""
+    trains = [moments_of(tr, with_const) for tr, _ in folds]
+    tests = [moments_of(te, True) for _, te in folds]
+    total = moments_of(total_stats, with_const)
+    grids, paths, converged = [], [], True
+    for ratio in ratios:
+        if isinstance(alphas, int):
+            grid = alpha_grid(total, ratio, alphas, eps)
+        else:
+            grid = alphas
+        path = cv_path(kernels, trains, tests, grid, ratio, with_const, rule)
+        grids.append(grid)
+        paths.append(path.mse)
+        converged = converged and path.converged
+    grid_all, mse = np.stack(grids), np.stack(paths)  # (ratios, alphas[, folds])
+    mean, std = mse.mean(axis=2), mse.std(axis=2)
+    sem = std / np.sqrt(mse.shape[2])
+    r, a = (int(i) for i in np.unravel_index(int(np.argmin(mean)), mean.shape))
+    alpha, ratio = float(grid_all[r, a]), float(ratios[r])
+    # the one-standard-error rule: the largest alpha (same ratio) within it
+    alpha_1se = float(grid_all[r, mean[r] <= mean[r, a] + sem[r, a]].max())
+    if ratio == 0:
+        coef, n_iter, ok = ridge_fit(total, alpha), 0, True
+    else:
+        coef = np.zeros(total.A.shape[0])
+        n_iter, ok = enet_fit(kernels, total, alpha, ratio, rule, coef)
+    intercept = intercept_of(total, coef, with_const)
+    return Choice(
+        coef, intercept, alpha, alpha_1se, ratio, grid_all, mse, mean, std, sem,
+        n_iter, converged and ok,
+    )  # fmt: skip

@@ -1,0 +1,481 @@
+"""``LinearRegressionCV``: the penalty chosen by cross-validation in one pass.
+
+One pass over the data gathers the sufficient statistics of every fold
+(:mod:`fastlinreg._cv`); every alpha on every fold, and the refit on all the
+rows at the chosen one, then come from those statistics alone.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _cv
+from ._backend import check_n_jobs, get_kernels, resolve_backend, resolve_n_threads
+from ._base import LinearModel
+from ._dask import is_dask_collection
+from ._stats import (
+    OVERFLOW_MESSAGE,
+    SufficientStats,
+    raise_not_finite,
+    sufficient_stats,
+)
+from ._typing import F64, FloatArray
+from ._validation import (
+    check_choice,
+    check_params,
+    check_real,
+    check_sample_weight,
+    check_X,
+    check_y,
+)
+
+__all__ = ["LinearRegressionCV"]
+
+_PENALTIES = ("l2", "l1", "elasticnet")
+_MAX_ALPHAS = 100_000  # (an int grid longer than this is a mistake, not a search)
+
+
+class LinearRegressionCV(LinearModel):
+    """Linear least squares with its penalty chosen by K-fold cross-validation.
+
+    The objective is :class:`LinearRegression`'s: the mean squared error plus
+    ``alpha · (l1_ratio · ‖coef‖₁ + ½ (1 − l1_ratio) · ‖coef‖²)``. Unlike
+    scikit-learn's ``LassoCV``, ``ElasticNetCV`` and ``RidgeCV(cv=...)``,
+    which refit every fold for every alpha and read ``X`` each time, this
+    reads the data once: the statistics of each fold (count, means, centred
+    cross-products) are gathered in one pass, a fold's training statistics
+    are the other folds' merged, and its held-out error for any coefficients
+    follows from its own statistics. Every alpha then costs O(d²) per fold
+    (coordinate descent on the Gram, warm-started along the path, largest
+    alpha first; the ridge: one eigendecomposition per fold for the whole
+    grid), and the final fit at the chosen alpha comes from the total
+    statistics, with no further pass.
+
+    In scikit-learn's terms (n rows): ``LassoCV``'s alphas ``a`` are
+    ``alpha = 2a`` here (our squared error has no ½), likewise
+    ``ElasticNetCV``'s; ``RidgeCV``'s are ``alpha = 2a / n_train``. The
+    held-out error (``mse_path_``) is the plain mean squared error, as theirs.
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1", "elasticnet"}, default="l1"
+        The penalty whose weight is chosen; ``"l1"`` takes ``l1_ratio`` as 1,
+        ``"l2"`` as 0.
+    alphas : int or array-like, default=100
+        An int: that many alphas on a log grid from the smallest alpha that
+        sets every coefficient to zero (``2·max|x̃ᵀỹ|/(n·l1_ratio)``, x̃ and ỹ
+        centred with an intercept) down to ``eps`` of it; for the ridge,
+        from 1e3 to ``eps``·1e3 times twice the mean eigenvalue of the
+        centred Gram over n. An array: those alphas (positive), tried largest
+        first.
+    l1_ratio : float or list of float, default=0.5
+        For ``penalty="elasticnet"``: the mix, in (0, 1], or several to
+        choose among (the grid is per ratio).
+    cv : int or cross-validation splitter or iterable, default=5
+        An int ``k``: ``KFold(k)`` without shuffling, contiguous row ranges
+        (scikit-learn's default), in one pass. A splitter (``split(X, y)``)
+        or an iterable of ``(train, test)`` index arrays: their folds, each
+        read from the rows it lists (a partition into test folds costs one
+        pass; other schemes one pass per training set).
+    eps : float, default=1e-3
+        The smallest alpha of an int grid, relative to its largest.
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
+    tol : float, default=1e-10
+        Coordinate descent stops when the optimality conditions hold to
+        ``tol`` times the scale of the gradient.
+    max_iter : int, default=100000
+        Coordinate-descent sweeps per alpha at most.
+    backend : {"auto", "cython", "numpy"}, default="auto"
+        The kernels of the statistics pass and of coordinate descent.
+    n_jobs : int or None, default=None
+        Threads of the statistics pass (None: all, as ``LinearRegression``).
+
+    Attributes
+    ----------
+    alpha_ : float
+        The chosen alpha: the smallest mean held-out error over the folds.
+    alpha_1se_ : float
+        The largest alpha whose mean error is within one standard error
+        (over the folds) of the smallest: the one-standard-error rule.
+    l1_ratio_ : float
+        The chosen mix.
+    alphas_ : ndarray of shape (n_alphas,) or (n_l1_ratio, n_alphas)
+        The grid, largest first.
+    mse_path_ : ndarray of shape (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds)
+        The held-out mean squared error of each alpha on each fold.
+    cv_results_ : dict
+        ``alphas``, ``mean_test_mse``, ``std_test_mse``, ``sem_test_mse``
+        (arrays like ``alphas_``), ``l1_ratios``, for plotting.
+    coef_, intercept_ : ndarray of shape (n_features,), float
+        The fit on all the rows at ``alpha_`` and ``l1_ratio_``.
+    n_iter_ : int
+        Coordinate-descent sweeps of that fit (0 for the ridge).
+    converged_ : bool
+        Whether every path point and the final fit met ``tol``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlinreg import LinearRegressionCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 5))
+    >>> y = X @ [1.5, 0.0, -2.0, 0.0, 0.0] + 0.5 * rng.normal(size=500)
+    >>> model = LinearRegressionCV(penalty="l1", cv=5).fit(X, y)
+    >>> model.mse_path_.shape
+    (100, 5)
+    >>> bool(abs(model.coef_[0] - 1.5) < 0.1)
+    True
+    """
+
+    _FITTED = (
+        *LinearModel._FITTED,
+        "alpha_",
+        "alpha_1se_",
+        "l1_ratio_",
+        "alphas_",
+        "mse_path_",
+        "cv_results_",
+    )
+
+    def __init__(
+        self,
+        *,
+        penalty: str = "l1",
+        alphas: int | npt.ArrayLike = 100,
+        l1_ratio: float | npt.ArrayLike = 0.5,
+        cv: Any = 5,
+        eps: float = 1e-3,
+        fit_intercept: bool = True,
+        tol: float = 1e-10,
+        max_iter: int = 100_000,
+        backend: str = "auto",
+        n_jobs: int | None = None,
+    ) -> None:
+        self.penalty = penalty
+        self.alphas = alphas
+        self.l1_ratio = l1_ratio
+        self.cv = cv
+        self.eps = eps
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.backend = backend
+        self.n_jobs = n_jobs
+
+    def fit(
+        self,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> Self:
+        """Choose the penalty by cross-validation and fit at it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features (float32 or float64 used as they are; memory maps are
+            read in one streaming pass). Dask arrays are not supported yet.
+        y : array-like of shape (n_samples,)
+            Target (one column).
+        sample_weight : array-like of shape (n_samples,), optional
+            Row weights: the fits and the held-out errors are weighted.
+
+        Returns
+        -------
+        self : LinearRegressionCV
+        """
+        ratios = self._check_params()
+        backend = resolve_backend(self.backend)
+        kernels = get_kernels(backend)
+        if is_dask_collection(X) or is_dask_collection(y):
+            folds, total, dtype = self._dask_fold_stats(X, y, sample_weight, backend)
+        else:
+            folds, total, dtype = self._array_fold_stats(kernels, X, y, sample_weight)
+        alphas: int | F64
+        if isinstance(self.alphas, int | np.integer):
+            alphas = int(self.alphas)
+        else:
+            alphas = np.sort(np.asarray(self.alphas, dtype=float))[::-1].copy()
+        rule = _cv.Rule(float(self.tol), min(int(self.max_iter), 2**62))
+        with np.errstate(over="ignore", invalid="ignore"):  # (checked below)
+            choices = [
+                _cv.select(
+                    kernels,
+                    [(tr.target(j), te.target(j)) for tr, te in folds],
+                    total.target(j),
+                    ratios,
+                    alphas,
+                    float(self.eps),
+                    bool(self.fit_intercept),
+                    rule,
+                )
+                for j in range(total.n_targets)
+            ]
+        if not all(
+            np.isfinite(c.coef).all() and np.isfinite(c.sem).all() for c in choices
+        ):
+            # (finite data whose moments or errors overflow float64)
+            raise ValueError(OVERFLOW_MESSAGE)
+        state = _fitted_state(choices, ratios, dtype)
+        state["backend_"] = backend
+        state.update(self._input_state(X, total.d))
+        self._swap_state(state, new_input=True)
+        return self
+
+    # -- parameters -------------------------------------------------------
+
+    def _check_params(self) -> list[float]:
+        check_choice(self.penalty, "penalty", _PENALTIES)
+        check_n_jobs(self.n_jobs)
+        eps = check_real(self.eps, "eps", "a float in (0, 1)")
+        if not 0 < eps < 1:
+            raise ValueError(f"eps must be a float in (0, 1), got {self.eps!r}")
+        check_params(
+            learning_rate="auto",
+            max_iter=self.max_iter,
+            tol=self.tol,
+            fit_intercept=self.fit_intercept,
+        )
+        if not self.tol > 0:
+            raise ValueError(f"tol must be a positive finite float, got {self.tol!r}")
+        self._check_alphas()
+        if self.penalty == "l1":
+            return [1.0]
+        if self.penalty == "l2":
+            return [0.0]
+        ratios = np.atleast_1d(
+            _floats(self.l1_ratio, "l1_ratio", "a float in (0, 1] or a list of them")
+        )
+        if (
+            ratios.ndim != 1
+            or ratios.size == 0
+            or not (
+                np.isfinite(ratios).all() and (ratios > 0).all() and (ratios <= 1).all()
+            )
+        ):
+            raise ValueError(
+                "l1_ratio must be a float in (0, 1] or a list of them for "
+                f"penalty='elasticnet', got {self.l1_ratio!r}"
+            )
+        return [float(r) for r in ratios]
+
+    def _check_alphas(self) -> None:
+        a = self.alphas
+        if isinstance(a, bool | np.bool_):
+            raise TypeError(f"alphas must be an int or an array of floats, got {a!r}")
+        if isinstance(a, int | np.integer):
+            if not 1 <= a <= _MAX_ALPHAS:
+                raise ValueError(f"alphas must be from 1 to {_MAX_ALPHAS}, got {a}")
+            return
+        arr = _floats(a, "alphas", "an int or an array of floats")
+        if arr.ndim != 1 or arr.size == 0 or not (np.isfinite(arr) & (arr > 0)).all():
+            raise ValueError(
+                "alphas must be an int or a 1-D array of positive finite floats, "
+                f"got {a!r}"
+            )
+
+    # -- the pass ---------------------------------------------------------
+
+    def _folds(self, n: int) -> list[tuple[int, int]] | None:
+        """The row ranges of an int ``cv`` (None for a splitter)."""
+        cv = self.cv
+        if not isinstance(cv, int | np.integer) or isinstance(cv, bool):
+            return None
+        if not 2 <= cv <= n:
+            raise ValueError(f"cv must be between 2 and n_samples={n}, got {cv}")
+        return _cv.contiguous_folds(n, int(cv))
+
+    def _array_fold_stats(
+        self, kernels: Any, X: Any, y: Any, sample_weight: Any
+    ) -> tuple[list[_Fold], SufficientStats, np.dtype[Any]]:
+        """``[(train, test)]`` statistics of every fold, the total and the
+        dtype, for NumPy arrays and memory maps (read where they are)."""
+        Xa = check_X(X, finite=False)
+        ya = check_y(y, Xa.shape[0], finite=False, multi_output=True)
+        w = check_sample_weight(sample_weight, Xa.shape[0])
+        threads = resolve_n_threads(self.n_jobs, kernels, Xa.size)
+
+        def stats(rows: Any) -> SufficientStats:
+            # (a slice is a view; an index array gathers its rows)
+            return sufficient_stats(
+                kernels,
+                np.ascontiguousarray(Xa[rows]),
+                np.ascontiguousarray(ya[rows]),
+                threads,
+                None if w is None else w[rows],
+            )
+
+        ranges = self._folds(Xa.shape[0])
+        if ranges is not None:
+            tests = [stats(slice(s, e)) for s, e in ranges]
+            trains, total = _cv.train_and_test(tests)
+            folds = list(zip(trains, tests, strict=True))
+        else:
+            folds, total = self._splitter_stats(stats, Xa, ya, Xa.shape[0])
+        if not all(s.finite() for pair in folds for s in pair):
+            raise_not_finite(Xa, ya)
+        return _check_folds(folds), total, Xa.dtype
+
+    def _dask_fold_stats(
+        self, X: Any, y: Any, sample_weight: Any, backend: str
+    ) -> tuple[list[_Fold], SufficientStats, np.dtype[Any]]:
+        """The same for Dask arrays: every fold's statistics in one
+        computation over the chunks (folds are contiguous row ranges)."""
+        from ._dask import as_dask_X_y, gather_range_stats
+
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported with Dask arrays")
+        Xd, yd = as_dask_X_y(X, y)
+        ranges = self._folds(Xd.shape[0])
+        if ranges is None:
+            raise TypeError(
+                "cv must be an int for Dask arrays (contiguous folds of rows); "
+                f"got {self.cv!r}, whose index arrays need the rows in memory"
+            )
+        tests = gather_range_stats(Xd, yd, ranges, backend, self.n_jobs)
+        trains, total = _cv.train_and_test(tests)
+        return _check_folds(list(zip(trains, tests, strict=True))), total, Xd.dtype
+
+    def _splitter_stats(
+        self, stats: Any, X: FloatArray, y: FloatArray, n: int
+    ) -> tuple[list[tuple[SufficientStats, SufficientStats]], SufficientStats]:
+        cv = self.cv
+        if isinstance(cv, str | bytes | bool):  # (a str has a split() too)
+            splits: Iterable[Any] | None = None
+        elif callable(getattr(cv, "split", None)):
+            splits = cv.split(X, y)
+        else:
+            splits = cv if isinstance(cv, Iterable) else None
+        if splits is None:
+            raise TypeError(
+                "cv must be an int, a splitter with split(X, y), or an iterable "
+                f"of (train, test) index arrays, got {cv!r}"
+            )
+        try:
+            index = [(_indices(tr, n), _indices(te, n)) for tr, te in splits]
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(
+                f"cv must give (train, test) pairs of row index arrays: {exc}"
+            ) from None
+        if len(index) < 2:
+            raise ValueError(f"cv gave {len(index)} split(s); at least 2 are needed")
+        for tr, te in index:
+            if tr.size == 0 or te.size == 0:
+                raise ValueError("cv gave a split with an empty train or test set")
+        tests = [stats(te) for _, te in index]
+        if _partition(index, n):
+            # (the test folds partition the rows: training sets by merges)
+            trains, total = _cv.train_and_test(tests)
+        else:
+            trains = [stats(tr) for tr, _ in index]
+            total = stats(slice(None))
+        return list(zip(trains, tests, strict=True)), total
+
+
+_Fold = tuple[SufficientStats, SufficientStats]
+
+
+def _check_folds(folds: list[_Fold]) -> list[_Fold]:
+    """Every training and test set has weight to fit and score."""
+    if any(s.n <= 0 for pair in folds for s in pair):
+        raise ValueError(
+            "a fold of the cross-validation has no rows of positive weight"
+        )
+    return folds
+
+
+def _fitted_state(
+    choices: list[_cv.Choice], ratios: list[float], dtype: np.dtype[Any]
+) -> dict[str, Any]:
+    """The fitted attributes of the choices of every target: as they are
+    for one target, stacked along a first axis for several."""
+    multi, one_ratio = len(choices) > 1, len(ratios) == 1
+
+    def each(get: Any, path: bool = False) -> Any:
+        vals = [get(c)[0] if path and one_ratio else get(c) for c in choices]
+        return np.stack(vals) if multi else vals[0]
+
+    converged = all(c.converged for c in choices)
+    alphas = each(lambda c: c.alphas, True)
+    return {
+        "coef_": np.asarray(each(lambda c: c.coef)).astype(dtype),
+        "intercept_": (
+            np.asarray(each(lambda c: c.intercept)).astype(dtype)
+            if multi
+            else dtype.type(choices[0].intercept)
+        ),
+        "loss_curve_": [np.empty(0) for _ in choices] if multi else np.empty(0),
+        "n_iter_": max(c.n_iter for c in choices),
+        "converged_": converged,
+        "stop_reason_": "converged" if converged else "max_iter",
+        "precomputed_": True,
+        "solver_": "cd" if any(c.l1_ratio > 0 for c in choices) else "eigh",
+        "_stats": None,
+        "_inference": None,
+        "alpha_": each(lambda c: c.alpha),
+        "alpha_1se_": each(lambda c: c.alpha_1se),
+        "l1_ratio_": each(lambda c: c.l1_ratio),
+        "alphas_": alphas,
+        "mse_path_": each(lambda c: c.mse, True),
+        "cv_results_": {
+            "alphas": alphas,
+            "l1_ratios": np.asarray(ratios, dtype=float),
+            "mean_test_mse": each(lambda c: c.mean, True),
+            "std_test_mse": each(lambda c: c.std, True),
+            "sem_test_mse": each(lambda c: c.sem, True),
+        },
+    }
+
+
+def _indices(rows: Any, n: int) -> Any:
+    """One side of a split as row indices in ``0..n-1`` (a boolean mask of
+    ``n`` rows too); raises for anything else."""
+    arr = np.asarray(rows)
+    if arr.dtype == bool and arr.shape == (n,):
+        return np.flatnonzero(arr)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise TypeError(
+            f"a split side must be a 1-D array of row indices, got {rows!r:.60}"
+        )
+    arr = arr.astype(np.intp, copy=False)
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise ValueError(f"a split holds an index outside 0..{n - 1}")
+    return arr
+
+
+def _partition(index: list[tuple[Any, Any]], n: int) -> bool:
+    """The test sets partition the rows and each training set is the rest
+    of them: then the training statistics are merges of the test folds'."""
+    cover = np.concatenate([te for _, te in index])
+    if cover.size != n or np.unique(cover).size != n:
+        return False
+    for tr, te in index:
+        rest = np.ones(n, dtype=bool)
+        rest[te] = False
+        if not np.array_equal(np.sort(tr), np.flatnonzero(rest)):
+            return False
+    return True
+
+
+def _floats(value: Any, name: str, expected: str) -> F64:
+    """``value`` as a float64 array, or a TypeError naming the parameter
+    (strings, bools, complex numbers and objects that are not numbers)."""
+    message = f"{name} must be {expected}, got {value!r:.60}"
+    if isinstance(value, str | bytes | bool | np.bool_):
+        raise TypeError(message)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            raw = np.asarray(value)
+            if raw.dtype.kind not in "iufO":
+                raise TypeError(message)
+            with np.errstate(over="ignore"):
+                return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError, np.exceptions.ComplexWarning):
+        raise TypeError(message) from None
