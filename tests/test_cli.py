@@ -687,3 +687,49 @@ def test_fit_summary_of_a_penalised_fit_is_a_one_line_error(capsys, csv_path):
     assert status != 0
     assert "penalised" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_fit_alpha_cv_chooses_as_the_estimator(capsys, csv_path, problem, tmp_path):
+    X, y, _ = problem
+    model_file = tmp_path / "cv.json"
+    status, out, err = run(
+        capsys, "fit", csv_path, "--target", "price", "--alpha", "cv",
+        "--penalty", "l1", "--cv", "4", "--test-size", "0", "--json",
+        "--save", model_file,
+    )  # fmt: skip
+    assert status == 0, err
+    report = json.loads(out)
+    want = fastlinreg.LinearRegressionCV(penalty="l1", cv=4).fit(X, y)
+    assert report["cv"]["alpha"] == pytest.approx(want.alpha_, rel=1e-12)
+    assert report["cv"]["folds"] == 4
+    np.testing.assert_allclose(report["coef"], want.coef_, rtol=1e-9, atol=1e-12)
+    # the saved model is the LinearRegression at the chosen penalty
+    loaded = load_model(model_file)
+    assert loaded.alpha == pytest.approx(want.alpha_, rel=1e-12)
+    assert loaded.penalty == "l1"
+    np.testing.assert_allclose(loaded.predict(X), want.predict(X), rtol=1e-9)
+    status, out, err = run(
+        capsys, "fit", csv_path, "--target", "price", "--alpha", "cv",
+        "--penalty", "elasticnet", "--l1-ratio", "0.5",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "chosen by 5-fold cross-validation" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--loss", "huber"], "out of its scope"),
+        (["--penalty", "none"], "needs a penalty"),
+        (["--summary"], "no classical inference"),
+        (["--cv", "1"], "--cv"),
+        (["--alpha", "cvx"], "--alpha"),
+    ],
+)
+def test_fit_alpha_cv_refusals_are_one_line(capsys, csv_path, extra, words):
+    status, _out, err = run(
+        capsys, "fit", csv_path, "--target", "price", "--alpha", "cv", *extra
+    )
+    assert status != 0
+    assert words in err
+    assert len(err.strip().splitlines()) == 1

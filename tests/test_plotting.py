@@ -16,7 +16,12 @@ matplotlib.use("Agg")
 plt = pytest.importorskip("matplotlib.pyplot")
 from matplotlib.axes import Axes  # noqa: E402
 
-from fastlinreg.plotting import plot_fit, plot_loss_curve, plot_residuals  # noqa: E402
+from fastlinreg.plotting import (  # noqa: E402
+    plot_cv_path,
+    plot_fit,
+    plot_loss_curve,
+    plot_residuals,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -136,3 +141,40 @@ def test_without_matplotlib_a_clear_error(one_feature, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install 'fastlinreg\[plot\]'"):
         plot_loss_curve(model)
+
+
+def _cv_data():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 6))
+    return X, X[:, 0] - 2 * X[:, 1] + rng.normal(size=200)
+
+
+def test_plot_cv_path_marks_the_choices():
+    X, y = _cv_data()
+    model = fastlinreg.LinearRegressionCV(alphas=25, cv=4).fit(X, y)
+    ax = plot_cv_path(model)
+    assert isinstance(ax, Axes)
+    assert ax.get_xscale() == "log"
+    mean, chosen, one_se = ax.get_lines()
+    np.testing.assert_allclose(mean.get_xdata(), model.alphas_)
+    np.testing.assert_allclose(mean.get_ydata(), model.mse_path_.mean(axis=1))
+    assert chosen.get_xdata()[0] == model.alpha_
+    assert one_se.get_xdata()[0] == model.alpha_1se_
+
+
+def test_plot_cv_path_ratios_targets_and_sklearn():
+    from sklearn.linear_model import LassoCV
+
+    X, y = _cv_data()
+    model = fastlinreg.LinearRegressionCV(
+        penalty="elasticnet", l1_ratio=[0.3, 0.9], alphas=10, cv=3
+    ).fit(X, np.c_[y, -y])
+    line = plot_cv_path(model, target=1).get_lines()[0]
+    r = int(np.flatnonzero(np.asarray([0.3, 0.9]) == model.l1_ratio_[1])[0])
+    np.testing.assert_allclose(line.get_xdata(), model.alphas_[1, r])
+    with pytest.raises(ValueError, match="target"):
+        plot_cv_path(model, target=2)
+    theirs = LassoCV(alphas=10, cv=3).fit(X, y)
+    assert len(plot_cv_path(theirs).get_lines()) == 2  # (no alpha_1se_)
+    with pytest.raises(fastlinreg.NotFittedError):
+        plot_cv_path(fastlinreg.LinearRegressionCV())

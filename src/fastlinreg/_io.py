@@ -520,7 +520,7 @@ def save_model(
         raise ValueError(
             f"{len(names)} feature names for a model with {coef.shape[0]} features"
         )
-    params = {k: _plain(v) for k, v in model.get_params().items()}
+    params = {k: _plain(v) for k, v in _refit_params(model).items()}
     doc = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
@@ -543,6 +543,25 @@ def save_model(
 
 
 _NOT_JSON = object()
+
+
+def _refit_params(model: Any) -> dict[str, Any]:
+    """The estimator's parameters; for a ``LinearRegressionCV``, those of
+    the ``LinearRegression`` at the penalty it chose (what loading gives)."""
+    params = dict(model.get_params())
+    if not hasattr(model, "mse_path_"):
+        return params
+    if np.ndim(model.alpha_):
+        raise ValueError(
+            "save_model writes a model of one target; this LinearRegressionCV "
+            f"chose {np.size(model.alpha_)} penalties: fit one target per model"
+        )
+    keep = ("penalty", "fit_intercept", "backend", "n_jobs")
+    return {
+        **{k: params[k] for k in keep},
+        "alpha": float(model.alpha_),
+        "l1_ratio": float(model.l1_ratio_),
+    }
 
 
 def _plain(value: Any) -> Any:

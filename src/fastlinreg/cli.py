@@ -43,6 +43,7 @@ from ._cli_util import CommandError, count, milliseconds, one_line
 from ._config import show_config
 from ._demo import run_demo
 from ._io import DataError, load_model, load_X, load_xy, read_model, save_model
+from ._linear_cv import LinearRegressionCV
 from ._version import __version__
 from .datasets import train_test_split
 from .linear_model import LinearRegression
@@ -69,11 +70,12 @@ def _fit(args: argparse.Namespace) -> int:
     inference = args.summary or args.cov_type is not None or args.cluster is not None
     X_train, y_train, groups, held_out = _split(args, data, inference)
     cov_type = args.cov_type or ("cluster" if args.cluster is not None else "nonrobust")
-    model = _model(args, cov_type)
+    model: Any = _model(args, cov_type) if args.alpha != "cv" else _cv_model(args)
+    fit_kw = {} if args.alpha == "cv" else {"groups": groups}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
-        model.fit(X_train, y_train, groups=groups)
+        model.fit(X_train, y_train, **fit_kw)
         elapsed = time.perf_counter() - start
     summary = None
     if inference:
@@ -106,6 +108,15 @@ def _fit(args: argparse.Namespace) -> int:
         "model_file": None if args.save is None else str(args.save),
         "warnings": [one_line(w.message) for w in caught],
     }
+    if args.alpha == "cv":
+        report["cv"] = {
+            "alpha": float(model.alpha_),
+            "alpha_1se": float(model.alpha_1se_),
+            "l1_ratio": float(model.l1_ratio_),
+            "penalty": args.penalty,
+            "folds": args.cv,
+            "n_alphas": int(model.alphas_.shape[-1]),
+        }
     if summary is not None:
         report["inference"] = _inference_facts(summary.result)
     if args.save is not None:
@@ -196,6 +207,30 @@ def _model(args: argparse.Namespace, cov_type: Any) -> LinearRegression:
     )
 
 
+def _cv_model(args: argparse.Namespace) -> LinearRegressionCV:
+    """``--alpha cv``: the penalty chosen by K-fold cross-validation."""
+    if args.loss != "squared_error":
+        raise CommandError(
+            f"--alpha cv chooses the penalty of the squared error; --loss "
+            f"{args.loss} is out of its scope: give --alpha a number"
+        )
+    if args.penalty == "none":
+        raise CommandError("--alpha cv needs a penalty: --penalty l2, l1 or elasticnet")
+    if args.summary or args.cov_type is not None or args.cluster is not None:
+        raise CommandError(
+            "--alpha cv gives a penalised fit, which has no classical "
+            "inference: drop --summary, --cov-type and --cluster"
+        )
+    return LinearRegressionCV(
+        penalty=args.penalty,
+        l1_ratio=args.l1_ratio,
+        cv=args.cv,
+        fit_intercept=not args.no_intercept,
+        backend=args.backend,
+        n_jobs=args.n_jobs,
+    )
+
+
 # Facts of the fit report that the model file already holds elsewhere.
 _NOT_TRAINING_FACTS = ("feature_names", "coef", "intercept", "model_file", "target")
 
@@ -222,6 +257,16 @@ def _print_fit_report(r: dict[str, Any]) -> None:
     else:
         how = f"stopped after {count(r['n_iter'], 'iteration')} ({r['stop_reason']})"
     print(f"  {how}; backend {r['backend']}; fit time {milliseconds(r['fit_time_s'])}")
+    if "cv" in r:
+        cv = r["cv"]
+        ratio = (
+            f", l1_ratio {cv['l1_ratio']:g}" if cv["penalty"] == "elasticnet" else ""
+        )
+        print(
+            f"  {cv['penalty']} alpha {cv['alpha']:.6g}{ratio}: chosen by "
+            f"{cv['folds']}-fold cross-validation over {cv['n_alphas']} alphas "
+            f"(one-standard-error rule: {cv['alpha_1se']:.6g})"
+        )
     if r["model_file"] is not None:
         print(f"  model saved to {r['model_file']}")
 
@@ -280,8 +325,9 @@ def _checked(
     return parse
 
 
-def _learning_rate(text: str) -> float | str:
-    return "auto" if text == "auto" else float(text)
+def _number_or(word: str) -> Callable[[str], float | str]:
+    """An argparse conversion: ``word`` as itself, any other text a float."""
+    return lambda text: text if text == word else float(text)
 
 
 def _test_size(text: str) -> float | int | None:
@@ -331,9 +377,20 @@ def _estimator_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--alpha",
-        type=non_negative,
+        type=_checked(
+            "a number >= 0 or 'cv'",
+            _number_or("cv"),
+            lambda v: v == "cv" or bool(np.isfinite(v) and v >= 0),
+        ),
         default=0.0,
-        help="strength of the penalty on the coefficients (default 0: none)",
+        help="strength of the penalty on the coefficients (default 0: none), "
+        "or 'cv' to choose it by K-fold cross-validation in one pass",
+    )
+    p.add_argument(
+        "--cv",
+        type=_checked("an integer >= 2", int, lambda v: v >= 2),
+        default=5,
+        help="folds of --alpha cv (default 5: contiguous, as KFold(5))",
     )
     p.add_argument(
         "--penalty",
@@ -351,7 +408,7 @@ def _estimator_options(p: argparse.ArgumentParser) -> None:
         "--learning-rate",
         type=_checked(
             "'auto' or a positive number",
-            _learning_rate,
+            _number_or("auto"),
             lambda v: v == "auto" or (np.isfinite(v) and v > 0),
         ),
         default="auto",

@@ -1,4 +1,5 @@
-"""Pictures of a fitted model: the fitted line, the loss curve, the residuals.
+"""Pictures of a fitted model: the fitted line, the loss curve, the residuals,
+the cross-validation path.
 
 Needs matplotlib (``pip install "fastlinreg[plot]"``), imported only when a
 function here is called: ``import fastlinreg.plotting`` alone costs nothing.
@@ -9,8 +10,9 @@ returns that Axes, so pictures compose::
     plot_fit(model, X, y, ax=left)
     plot_loss_curve(model, ax=right)
 
-The functions read only ``coef_``, ``intercept_``, ``loss_curve_`` and
-``predict``, so other fitted linear models (scikit-learn's) work too.
+The functions read only ``coef_``, ``intercept_``, ``loss_curve_``,
+``predict`` (and, for the path, ``alphas_``, ``mse_path_`` and ``alpha_``),
+so other fitted linear models (scikit-learn's, its ``LassoCV``) work too.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ._validation import check_X, check_y
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["plot_fit", "plot_loss_curve", "plot_residuals"]
+__all__ = ["plot_cv_path", "plot_fit", "plot_loss_curve", "plot_residuals"]
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -232,4 +234,75 @@ def plot_residuals(
     ax.axhline(0.0, color="black", linewidth=1)
     ax.set_xlabel("prediction")
     ax.set_ylabel("residual (y - prediction)")
+    return ax
+
+
+def plot_cv_path(model: Any, ax: Axes | None = None, *, target: int = 0) -> Axes:
+    """The held-out error against the penalty: the mean over the folds ± one
+    standard error, the chosen alpha and the one-standard-error alpha marked.
+
+    Parameters
+    ----------
+    model : LinearRegressionCV
+        A fitted model (``alphas_``, ``mse_path_``, ``alpha_`` and, when it
+        has one, ``alpha_1se_``; scikit-learn's ``LassoCV`` works too). With
+        several ``l1_ratio`` values, the path of the chosen one is drawn.
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure.
+    target : int, default=0
+        Which target's path, for a model fitted to several.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlinreg import LinearRegressionCV
+    >>> from fastlinreg.plotting import plot_cv_path
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 8))
+    >>> y = X[:, 0] - 2 * X[:, 1] + rng.normal(size=300)
+    >>> ax = plot_cv_path(LinearRegressionCV(alphas=30).fit(X, y))
+    >>> ax.get_xscale(), len(ax.get_lines()[0].get_ydata())
+    ('log', 30)
+    """
+    alphas = np.asarray(_fitted(model, "alphas_"), dtype=np.float64)
+    mse = np.asarray(_fitted(model, "mse_path_"), dtype=np.float64)
+    chosen = np.atleast_1d(np.asarray(_fitted(model, "alpha_"), dtype=np.float64))
+    one_se = getattr(model, "alpha_1se_", None)
+    several = chosen.size > 1  # (one search per target)
+    if several:
+        if not 0 <= target < chosen.size:
+            raise ValueError(
+                f"target must be in 0..{chosen.size - 1} (the model has "
+                f"{chosen.size} targets), got {target!r}"
+            )
+        alphas, mse = alphas[target], mse[target]
+        one_se = None if one_se is None else np.asarray(one_se)[target]
+    alpha = float(chosen[target if several else 0])
+    if mse.ndim == 3:  # (l1_ratio, alpha, fold): the chosen ratio's path
+        row = int(np.argwhere(np.isclose(alphas, alpha, rtol=1e-12, atol=0))[0, 0])
+        alphas, mse = alphas[row], mse[row]
+    mean = mse.mean(axis=1)
+    sem = mse.std(axis=1) / np.sqrt(mse.shape[1])
+    ax = _axes(ax)
+    ax.plot(alphas, mean, color="C0", label="mean held-out MSE")
+    ax.fill_between(
+        alphas, mean - sem, mean + sem, color="C0", alpha=0.25, label="± 1 std. error"
+    )
+    ax.axvline(alpha, color="C3", linestyle="--", label=f"alpha_ = {alpha:.3g}")
+    if one_se is not None:
+        ax.axvline(
+            float(one_se),
+            color="C2",
+            linestyle=":",
+            label=f"alpha_1se_ = {float(one_se):.3g}",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("held-out mean squared error")
+    ax.legend(loc="upper left")
     return ax
