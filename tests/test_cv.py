@@ -300,7 +300,7 @@ def test_dask_equals_in_memory():
         a = LinearRegressionCV(penalty=penalty, alphas=12, cv=5).fit(X, y)
         b = LinearRegressionCV(penalty=penalty, alphas=12, cv=5).fit(Xd, yd)
         np.testing.assert_allclose(b.mse_path_, a.mse_path_, rtol=1e-9)
-        assert b.alpha_ == a.alpha_
+        assert b.alpha_ == pytest.approx(a.alpha_, rel=1e-12)
         np.testing.assert_allclose(b.coef_, a.coef_, rtol=1e-9, atol=1e-12)
     with pytest.raises(TypeError, match="cv must be an int for Dask"):
         LinearRegressionCV(cv=[(np.arange(5), np.arange(5, 10))] * 2).fit(Xd, yd)
@@ -310,3 +310,72 @@ def test_dask_equals_in_memory():
     Xn[500, 1] = np.inf
     with pytest.raises(ValueError, match="X contains infinity"):
         LinearRegressionCV().fit(da.from_array(Xn, chunks=(150, 6)), yd)
+
+
+def _ridge_data():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(90, 5)) + 1.0
+    y = X @ rng.normal(size=5) + 2.0 + 2.0 * rng.normal(size=90)
+    return X, y, rng.uniform(0.2, 2.0, size=90)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_leave_one_out_equals_brute_force_and_ridge_cv(fit_intercept, weighted):
+    sklm = pytest.importorskip("sklearn.linear_model")
+    X, y, w = _ridge_data()
+    sw = w if weighted else None
+    model = LinearRegressionCV(
+        penalty="l2", cv=None, alphas=12, fit_intercept=fit_intercept
+    ).fit(X, y, sample_weight=sw)
+    assert model.mse_path_.shape == (12,)
+    n = w.sum() if weighted else 90.0
+    theirs_alphas = model.alphas_ * n / 2  # (our alpha in RidgeCV's terms)
+    for a in (0, 6, 11):
+        errs = np.empty(90)
+        for i in range(90):
+            keep = np.arange(90) != i
+            fit = sklm.Ridge(alpha=theirs_alphas[a], fit_intercept=fit_intercept)
+            fit.fit(X[keep], y[keep], None if sw is None else sw[keep])
+            errs[i] = (y[i] - fit.predict(X[i : i + 1])[0]) ** 2
+        brute = errs.mean() if sw is None else (sw * errs).sum() / sw.sum()
+        assert model.mse_path_[a] == pytest.approx(brute, rel=1e-10)
+    theirs = sklm.RidgeCV(alphas=theirs_alphas, fit_intercept=fit_intercept)
+    theirs.fit(X, y, sample_weight=sw)
+    assert model.alpha_ * n / 2 == pytest.approx(theirs.alpha_, rel=1e-12)
+    np.testing.assert_allclose(model.coef_, theirs.coef_, rtol=1e-9)
+
+
+def test_generalised_cross_validation_formula():
+    X, y, _ = _ridge_data()
+    model = LinearRegressionCV(penalty="l2", cv="gcv", alphas=10).fit(X, y)
+    Z = np.c_[np.ones(90), X]
+    for a, alpha in enumerate(model.alphas_):
+        P = np.diag([0.0] + [90 * alpha / 2] * 5)
+        H = Z @ np.linalg.solve(Z.T @ Z + P, Z.T)
+        r = y - H @ y
+        gcv = 90 * (r @ r) / (90 - np.trace(H)) ** 2
+        assert model.mse_path_[a] == pytest.approx(gcv, rel=1e-10)
+    assert model.alpha_ == model.alphas_[np.argmin(model.mse_path_)]
+    assert model.alpha_1se_ == model.alpha_  # (GCV has no standard error)
+
+
+def test_loo_and_gcv_refusals_and_scale_out(tmp_path):
+    X, y, _ = _ridge_data()
+    with pytest.raises(ValueError, match="penalty='l2'"):
+        LinearRegressionCV(penalty="l1", cv=None).fit(X, y)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    a = LinearRegressionCV(penalty="l2", cv=None, alphas=8).fit(X, y)
+    b = LinearRegressionCV(penalty="l2", cv=None, alphas=8).fit(
+        np.load(path, mmap_mode="r"), y
+    )
+    np.testing.assert_allclose(b.mse_path_, a.mse_path_, rtol=1e-12)
+    da = pytest.importorskip("dask.array")
+    Xd, yd = da.from_array(X, chunks=(25, 5)), da.from_array(y, chunks=25)
+    with pytest.raises(TypeError, match="gcv"):
+        LinearRegressionCV(penalty="l2", cv=None).fit(Xd, yd)
+    g = LinearRegressionCV(penalty="l2", cv="gcv", alphas=8).fit(X, y)
+    h = LinearRegressionCV(penalty="l2", cv="gcv", alphas=8).fit(Xd, yd)
+    np.testing.assert_allclose(h.mse_path_, g.mse_path_, rtol=1e-9)
+    assert h.alpha_ == pytest.approx(g.alpha_, rel=1e-12)

@@ -1847,8 +1847,9 @@ def cv_alphas_rule(v: Any) -> str:
 
 
 def cv_rule(v: Any) -> str:
-    """An int from 2 (at most n: "either"), or splits (the fuzz gives none)."""
-    if integer(v) and v >= 2:
+    """An int from 2 (at most n: "either"), None or "gcv" (the ridge only:
+    "either"), or splits (the fuzz gives none)."""
+    if (integer(v) and v >= 2) or v is None or (isinstance(v, str) and v == "gcv"):
         return "either"
     return "invalid"
 
@@ -1857,7 +1858,7 @@ CV_PARAMS: dict[str, Param] = {
     "penalty": Param(S(["l1", "l2", "elasticnet"]), choice("l1", "l2", "elasticnet")),
     "alphas": Param(S([3, 5, [1.0, 0.1], np.array([0.5, 0.01])]), cv_alphas_rule),
     "l1_ratio": Param(S([0.5, 1.0, [0.2, 0.8]]), cv_l1_ratio_rule),
-    "cv": Param(S([2, 3]), cv_rule),
+    "cv": Param(S([2, 3, None, "gcv"]), cv_rule),
     "eps": Param(S([1e-3, 1e-2]), number(0, 1, open_low=True, open_high=True)),
     "fit_intercept": Param(st.booleans(), boolean),
     "tol": Param(S([1e-10, 1e-6]), number(0, open_low=True)),

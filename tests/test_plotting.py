@@ -178,3 +178,10 @@ def test_plot_cv_path_ratios_targets_and_sklearn():
     assert len(plot_cv_path(theirs).get_lines()) == 2  # (no alpha_1se_)
     with pytest.raises(fastlinreg.NotFittedError):
         plot_cv_path(fastlinreg.LinearRegressionCV())
+
+
+def test_plot_cv_path_leave_one_out():
+    X, y = _cv_data()
+    model = fastlinreg.LinearRegressionCV(penalty="l2", cv=None, alphas=15).fit(X, y)
+    ax = plot_cv_path(model)
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), model.mse_path_)

@@ -96,6 +96,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "_infer",
             "_loss_gradient",
             "linear_model",
+            "_cv_folds",
             "_linear_cv",
             "datasets",
             "plotting",

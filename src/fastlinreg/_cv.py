@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import ModuleType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,9 +38,12 @@ __all__ = [
     "Moments",
     "Rule",
     "alpha_grid",
+    "choose",
     "contiguous_folds",
     "cv_path",
     "moments_of",
+    "ridge_gcv",
+    "ridge_loo",
     "select",
     "train_and_test",
 ]
@@ -181,36 +184,66 @@ def enet_path(
     rule: Rule,
 ) -> CVPath:
     """The elastic-net path on every fold: coordinate descent on the fold's
-    Gram, largest alpha first, each warm-started from the last."""
+    Gram, largest alpha first, each warm-started from the last and screened
+    by the strong rule from it."""
     mse = np.empty((alphas.shape[0], len(trains)))
     worst, converged = 0, True
     for k, (train, test) in enumerate(zip(trains, tests, strict=True)):
+        problem = Quadratic.of(train)
         beta = np.zeros(train.A.shape[0])
+        previous = 0.0
         for a, alpha in enumerate(alphas):
-            sweeps, ok = enet_fit(kernels, train, alpha, l1_ratio, rule, beta)
+            sweeps, ok = problem.solve(kernels, alpha, l1_ratio, rule, beta, previous)
+            previous = alpha
             worst, converged = max(worst, sweeps), converged and ok
             mse[a, k] = held_out_mse(test, beta, intercept_of(train, beta, with_const))
     return CVPath(mse, worst, converged)
 
 
-def enet_fit(
-    kernels: ModuleType,
-    train: Moments,
-    alpha: float,
-    l1_ratio: float,
-    rule: Rule,
-    beta: F64,
-) -> tuple[int, bool]:
-    """Coordinate descent for one penalty from ``beta`` (overwritten):
-    the sweeps, and whether the optimality conditions hold to ``tol`` times
-    the scale of the gradient (the largest of ``|c| / n`` and ``|A| / n``)."""
-    G = np.ascontiguousarray(train.A / train.n)
-    g = np.ascontiguousarray(train.c / train.n)
-    scale = max(float(np.abs(g).max(initial=0.0)), float(np.abs(G).max(initial=0.0)))
-    gtol = rule.tol * (scale if scale > 0 else 1.0)
-    l1, l2 = 0.5 * alpha * l1_ratio, 0.5 * alpha * (1.0 - l1_ratio)
-    sweeps, violation = kernels.gram_cd(G, g, beta, l1, l2, gtol, rule.max_sweeps)
-    return int(sweeps), bool(violation <= gtol)
+class Quadratic(NamedTuple):
+    """``½ βᵀGβ − gᵀβ`` of a set of moments (``G = A/n``, ``g = c/n``), and
+    the scale of its gradient (the largest of ``|g|`` and ``|G|``), which
+    ``tol`` is relative to."""
+
+    G: F64
+    g: F64
+    scale: float
+
+    @classmethod
+    def of(cls, train: Moments) -> Quadratic:
+        G = np.ascontiguousarray(train.A / train.n)
+        g = np.ascontiguousarray(train.c / train.n)
+        scale = max(
+            float(np.abs(g).max(initial=0.0)), float(np.abs(G).max(initial=0.0))
+        )
+        return cls(G, g, scale if scale > 0 else 1.0)
+
+    def solve(
+        self,
+        kernels: ModuleType,
+        alpha: float,
+        l1_ratio: float,
+        rule: Rule,
+        beta: F64,
+        alpha_prev: float = 0.0,
+    ) -> tuple[int, bool]:
+        """Coordinate descent for one penalty from ``beta`` (overwritten),
+        screened when ``alpha_prev`` (the path's last penalty) is larger:
+        the sweeps, and whether the optimality conditions hold to ``tol``
+        times the gradient's scale."""
+        gtol = rule.tol * self.scale
+        l1, l2 = 0.5 * alpha * l1_ratio, 0.5 * alpha * (1.0 - l1_ratio)
+        sweeps, violation = kernels.gram_cd(
+            self.G,
+            self.g,
+            beta,
+            l1,
+            l2,
+            gtol,
+            rule.max_sweeps,
+            0.5 * alpha_prev * l1_ratio,
+        )
+        return int(sweeps), bool(violation <= gtol)
 
 
 def cv_path(
@@ -272,20 +305,111 @@ def select(
         grids.append(grid)
         paths.append(path.mse)
         converged = converged and path.converged
-    grid_all, mse = np.stack(grids), np.stack(paths)  # (ratios, alphas[, folds])
+    grid_all, mse = np.stack(grids), np.stack(paths)  # (ratios, alphas, folds)
     mean, std = mse.mean(axis=2), mse.std(axis=2)
     sem = std / np.sqrt(mse.shape[2])
+    return choose(
+        kernels, total, ratios, grid_all, (mse, mean, std, sem), with_const, rule,
+        converged,
+    )  # fmt: skip
+
+
+def choose(
+    kernels: ModuleType,
+    total: Moments,
+    ratios: Sequence[float],
+    grid: F64,
+    errors: tuple[F64, F64, F64, F64],
+    with_const: bool,
+    rule: Rule,
+    converged: bool,
+) -> Choice:
+    """The smallest mean held-out error of ``errors = (path, mean, std,
+    sem)`` (``mean`` etc. over ``(ratio, alpha)`` like ``grid``), the
+    one-standard-error alpha beside it, and the refit on the total."""
+    mse, mean, std, sem = errors
     r, a = (int(i) for i in np.unravel_index(int(np.argmin(mean)), mean.shape))
-    alpha, ratio = float(grid_all[r, a]), float(ratios[r])
+    alpha, ratio = float(grid[r, a]), float(ratios[r])
     # the one-standard-error rule: the largest alpha (same ratio) within it
-    alpha_1se = float(grid_all[r, mean[r] <= mean[r, a] + sem[r, a]].max())
+    alpha_1se = float(grid[r, mean[r] <= mean[r, a] + sem[r, a]].max())
     if ratio == 0:
         coef, n_iter, ok = ridge_fit(total, alpha), 0, True
     else:
         coef = np.zeros(total.A.shape[0])
-        n_iter, ok = enet_fit(kernels, total, alpha, ratio, rule, coef)
+        n_iter, ok = Quadratic.of(total).solve(kernels, alpha, ratio, rule, coef)
     intercept = intercept_of(total, coef, with_const)
     return Choice(
-        coef, intercept, alpha, alpha_1se, ratio, grid_all, mse, mean, std, sem,
+        coef, intercept, alpha, alpha_1se, ratio, grid, mse, mean, std, sem,
         n_iter, converged and ok,
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------
+# The ridge without folds: generalised and leave-one-out cross-validation
+# --------------------------------------------------------------------------
+
+
+def _ridge_basis(total: Moments) -> tuple[F64, F64, F64]:
+    """``A = V Λ Vᵀ`` and ``Vᵀ c``: every ridge fit of the total moments."""
+    lam, V = np.linalg.eigh(total.A)
+    return np.maximum(lam, 0.0), V, V.T @ total.c
+
+
+def ridge_gcv(total: Moments, alphas: F64, with_const: bool) -> tuple[F64, F64]:
+    """Generalised cross-validation of every alpha, from the statistics
+    alone: ``(RSS/n) / (1 − df/n)²`` with ``df = Σ λ/(λ + nα/2)`` (+1 for
+    the intercept); ``(gcv, zeros)`` (GCV has no standard error)."""
+    lam, V, proj = _ridge_basis(total)
+    n = total.n
+    gcv = np.empty(alphas.shape[0])
+    for a, alpha in enumerate(alphas):
+        shrink = lam / (lam + 0.5 * n * alpha)
+        beta = V @ (proj / (lam + 0.5 * n * alpha))
+        # RSS = yy − 2 βᵀc + βᵀAβ (about the means with an intercept)
+        rss = max(
+            total.yy - 2.0 * float(beta @ total.c) + float(beta @ total.A @ beta), 0.0
+        )
+        df = float(shrink.sum()) + (1.0 if with_const else 0.0)
+        gcv[a] = (rss / n) / (1.0 - df / n) ** 2 if df < n else np.inf
+    return gcv, np.zeros_like(gcv)
+
+
+def ridge_loo(
+    X: Any,
+    y: F64,
+    w: F64 | None,
+    total: Moments,
+    alphas: F64,
+    with_const: bool,
+    block_rows: int,
+) -> tuple[F64, F64]:
+    """Exact leave-one-out errors of every alpha, in one more pass over the
+    rows (blocks of ``block_rows``): the residual ``e_i`` of the fit on all
+    rows over ``1 − h_ii``, the leverage of the ridge with an unpenalised
+    intercept ``h_ii = w_i (1/n + z_iᵀ (Λ + nα/2)⁻¹ z_i)``, ``z_i = Vᵀ (x_i −
+    x̄)``. Returns the weighted mean of the squared LOO residuals per alpha
+    and its standard error over the rows."""
+    lam, V, proj = _ridge_basis(total)
+    n = total.n
+    inv = 1.0 / (lam[:, None] + 0.5 * n * alphas[None, :])  # d × m
+    coef = proj[:, None] * inv  # Vᵀβ for every alpha
+    base = 1.0 / n if with_const else 0.0
+    sums = np.zeros((3, alphas.shape[0]))  # Σw, Σ w e'², Σ w e'⁴
+    for start in range(0, X.shape[0], block_rows):
+        stop = min(start + block_rows, X.shape[0])
+        xb = np.asarray(X[start:stop], dtype=np.float64)
+        z = (xb - total.xbar) @ V if with_const else xb @ V
+        wb = np.ones(stop - start) if w is None else w[start:stop]
+        yc = y[start:stop] - (total.ybar if with_const else 0.0)
+        # h = w (1/n + z² (Λ + c)⁻¹), e = (y − ȳ) − z Vᵀβ: block × m each
+        h = wb[:, None] * (base + (z * z) @ inv)
+        e = yc[:, None] - z @ coef
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loo2 = np.where(wb[:, None] > 0, (e / (1.0 - h)) ** 2, 0.0)
+        sums[0] += wb.sum()
+        sums[1] += wb @ loo2
+        sums[2] += wb @ (loo2 * loo2)
+    mean = sums[1] / sums[0]
+    rows = total.n if w is None else float(np.count_nonzero(w))
+    spread = np.maximum(sums[2] / sums[0] - mean * mean, 0.0)
+    return mean, np.sqrt(spread / rows)

@@ -8,7 +8,7 @@ rows at the chosen one, then come from those statistics alone.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any, Self
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy.typing as npt
 from . import _cv
 from ._backend import check_n_jobs, get_kernels, resolve_backend, resolve_n_threads
 from ._base import LinearModel
+from ._cv_folds import array_fold_stats, dask_fold_stats
 from ._dask import is_dask_collection
 from ._stats import (
     OVERFLOW_MESSAGE,
@@ -24,7 +25,7 @@ from ._stats import (
     raise_not_finite,
     sufficient_stats,
 )
-from ._typing import F64, FloatArray
+from ._typing import F64
 from ._validation import (
     check_choice,
     check_params,
@@ -54,12 +55,16 @@ class LinearRegressionCV(LinearModel):
     (coordinate descent on the Gram, warm-started along the path, largest
     alpha first; the ridge: one eigendecomposition per fold for the whole
     grid), and the final fit at the chosen alpha comes from the total
-    statistics, with no further pass.
+    statistics, with no further pass. Only the squared error has such
+    statistics: robust losses are out of its scope (cross-validate a
+    ``LinearRegression(loss=...)`` with scikit-learn's ``GridSearchCV``).
 
-    In scikit-learn's terms (n rows): ``LassoCV``'s alphas ``a`` are
-    ``alpha = 2a`` here (our squared error has no ½), likewise
-    ``ElasticNetCV``'s; ``RidgeCV``'s are ``alpha = 2a / n_train``. The
-    held-out error (``mse_path_``) is the plain mean squared error, as theirs.
+    In scikit-learn's terms: ``LassoCV``'s alphas ``a`` are ``alpha = 2a``
+    here (our squared error has no ½), likewise ``ElasticNetCV``'s;
+    ``RidgeCV(cv=k)``'s are ``alpha = 2a / n_train`` (``n_train`` the rows of
+    a training fold), and with ``cv=None`` ``alpha = 2a / n`` (all the rows,
+    or the sum of the weights). The held-out error (``mse_path_``) is the
+    plain mean squared error, as theirs.
 
     Parameters
     ----------
@@ -76,12 +81,17 @@ class LinearRegressionCV(LinearModel):
     l1_ratio : float or list of float, default=0.5
         For ``penalty="elasticnet"``: the mix, in (0, 1], or several to
         choose among (the grid is per ratio).
-    cv : int or cross-validation splitter or iterable, default=5
+    cv : int, cross-validation splitter, iterable, None or "gcv", default=5
         An int ``k``: ``KFold(k)`` without shuffling, contiguous row ranges
-        (scikit-learn's default), in one pass. A splitter (``split(X, y)``)
-        or an iterable of ``(train, test)`` index arrays: their folds, each
-        read from the rows it lists (a partition into test folds costs one
-        pass; other schemes one pass per training set).
+        (scikit-learn's default), in one pass (also over Dask arrays). A
+        splitter (``split(X, y)``) or an iterable of ``(train, test)`` index
+        arrays: their folds, each read from the rows it lists (a partition
+        into test folds costs one pass; other schemes one pass per training
+        set). For the ridge only: ``None``, exact leave-one-out errors (one
+        pass for the statistics and one more for every row's leverage, at
+        O(n d (d + alphas)) flops, as ``RidgeCV``'s default); ``"gcv"``,
+        generalised cross-validation from the statistics alone (no second
+        pass; also over Dask arrays).
     eps : float, default=1e-3
         The smallest alpha of an int grid, relative to its largest.
     fit_intercept : bool, default=True
@@ -102,13 +112,18 @@ class LinearRegressionCV(LinearModel):
         The chosen alpha: the smallest mean held-out error over the folds.
     alpha_1se_ : float
         The largest alpha whose mean error is within one standard error
-        (over the folds) of the smallest: the one-standard-error rule.
+        (over the folds; over the rows for leave-one-out; none for GCV, where
+        it is ``alpha_``) of the smallest: the one-standard-error rule.
     l1_ratio_ : float
         The chosen mix.
     alphas_ : ndarray of shape (n_alphas,) or (n_l1_ratio, n_alphas)
         The grid, largest first.
     mse_path_ : ndarray of shape (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds)
-        The held-out mean squared error of each alpha on each fold.
+        The held-out mean squared error of each alpha on each fold; for
+        ``cv=None`` or ``"gcv"``, shape (n_alphas,): the leave-one-out
+        (GCV) error of each alpha. With several targets, every fitted
+        attribute gains a first axis of the targets (``coef_`` is
+        (n_targets, n_features), as scikit-learn's).
     cv_results_ : dict
         ``alphas``, ``mean_test_mse``, ``std_test_mse``, ``sem_test_mse``
         (arrays like ``alphas_``), ``l1_ratios``, for plotting.
@@ -180,9 +195,11 @@ class LinearRegressionCV(LinearModel):
         ----------
         X : array-like of shape (n_samples, n_features)
             Features (float32 or float64 used as they are; memory maps are
-            read in one streaming pass). Dask arrays are not supported yet.
-        y : array-like of shape (n_samples,)
-            Target (one column).
+            read in one streaming pass; Dask arrays with an int ``cv`` or
+            ``"gcv"``, no weights).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target; several columns: one search per column (an alpha per
+            target, as ``RidgeCV(alpha_per_target=True)``).
         sample_weight : array-like of shape (n_samples,), optional
             Row weights: the fits and the held-out errors are weighted.
 
@@ -193,19 +210,34 @@ class LinearRegressionCV(LinearModel):
         ratios = self._check_params()
         backend = resolve_backend(self.backend)
         kernels = get_kernels(backend)
-        if is_dask_collection(X) or is_dask_collection(y):
-            folds, total, dtype = self._dask_fold_stats(X, y, sample_weight, backend)
-        else:
-            folds, total, dtype = self._array_fold_stats(kernels, X, y, sample_weight)
         alphas: int | F64
         if isinstance(self.alphas, int | np.integer):
             alphas = int(self.alphas)
         else:
             alphas = np.sort(np.asarray(self.alphas, dtype=float))[::-1].copy()
         rule = _cv.Rule(float(self.tol), min(int(self.max_iter), 2**62))
-        with np.errstate(over="ignore", invalid="ignore"):  # (checked below)
-            choices = [
-                _cv.select(
+        on_dask = is_dask_collection(X) or is_dask_collection(y)
+        search: Callable[[int], _cv.Choice]
+        if self.cv is None or (isinstance(self.cv, str) and self.cv == "gcv"):
+            total, dtype, rows = self._total_stats(
+                kernels, X, y, sample_weight, backend
+            )
+
+            def search(j: int) -> _cv.Choice:
+                return self._without_folds(kernels, total.target(j), rows, j, alphas)
+
+        else:
+            if on_dask:
+                folds, total, dtype = dask_fold_stats(
+                    self.cv, self.n_jobs, X, y, sample_weight, backend
+                )
+            else:
+                folds, total, dtype = array_fold_stats(
+                    kernels, self.cv, self.n_jobs, X, y, sample_weight
+                )
+
+            def search(j: int) -> _cv.Choice:
+                return _cv.select(
                     kernels,
                     [(tr.target(j), te.target(j)) for tr, te in folds],
                     total.target(j),
@@ -215,8 +247,9 @@ class LinearRegressionCV(LinearModel):
                     bool(self.fit_intercept),
                     rule,
                 )
-                for j in range(total.n_targets)
-            ]
+
+        with np.errstate(over="ignore", invalid="ignore"):  # (checked below)
+            choices = [search(j) for j in range(total.n_targets)]
         if not all(
             np.isfinite(c.coef).all() and np.isfinite(c.sem).all() for c in choices
         ):
@@ -282,112 +315,72 @@ class LinearRegressionCV(LinearModel):
 
     # -- the pass ---------------------------------------------------------
 
-    def _folds(self, n: int) -> list[tuple[int, int]] | None:
-        """The row ranges of an int ``cv`` (None for a splitter)."""
-        cv = self.cv
-        if not isinstance(cv, int | np.integer) or isinstance(cv, bool):
-            return None
-        if not 2 <= cv <= n:
-            raise ValueError(f"cv must be between 2 and n_samples={n}, got {cv}")
-        return _cv.contiguous_folds(n, int(cv))
+    def _total_stats(
+        self, kernels: Any, X: Any, y: Any, sample_weight: Any, backend: str
+    ) -> tuple[SufficientStats, np.dtype[Any], tuple[Any, Any, Any] | None]:
+        """``cv=None`` / ``"gcv"``: the statistics of all the rows, the dtype,
+        and the rows themselves (None for Dask, which ``cv=None`` refuses)."""
+        if self.penalty != "l2":
+            raise ValueError(
+                f"cv={self.cv!r} (leave-one-out or generalised cross-validation) "
+                f"chooses the ridge's penalty: use penalty='l2', not "
+                f"{self.penalty!r}, or an int cv"
+            )
+        if is_dask_collection(X) or is_dask_collection(y):
+            from ._dask import as_dask_X_y, gather_stats
 
-    def _array_fold_stats(
-        self, kernels: Any, X: Any, y: Any, sample_weight: Any
-    ) -> tuple[list[_Fold], SufficientStats, np.dtype[Any]]:
-        """``[(train, test)]`` statistics of every fold, the total and the
-        dtype, for NumPy arrays and memory maps (read where they are)."""
+            if self.cv is None:
+                raise TypeError(
+                    "cv=None (leave-one-out) reads the rows a second time: for "
+                    "Dask arrays use cv='gcv' or an int cv"
+                )
+            if sample_weight is not None:
+                raise ValueError("sample_weight is not supported with Dask arrays")
+            Xd, yd = as_dask_X_y(X, y)
+            return gather_stats(Xd, yd, backend, self.n_jobs), Xd.dtype, None
         Xa = check_X(X, finite=False)
         ya = check_y(y, Xa.shape[0], finite=False, multi_output=True)
         w = check_sample_weight(sample_weight, Xa.shape[0])
         threads = resolve_n_threads(self.n_jobs, kernels, Xa.size)
-
-        def stats(rows: Any) -> SufficientStats:
-            # (a slice is a view; an index array gathers its rows)
-            return sufficient_stats(
-                kernels,
-                np.ascontiguousarray(Xa[rows]),
-                np.ascontiguousarray(ya[rows]),
-                threads,
-                None if w is None else w[rows],
-            )
-
-        ranges = self._folds(Xa.shape[0])
-        if ranges is not None:
-            tests = [stats(slice(s, e)) for s, e in ranges]
-            trains, total = _cv.train_and_test(tests)
-            folds = list(zip(trains, tests, strict=True))
-        else:
-            folds, total = self._splitter_stats(stats, Xa, ya, Xa.shape[0])
-        if not all(s.finite() for pair in folds for s in pair):
+        total = sufficient_stats(kernels, Xa, ya, threads, w)
+        if not total.finite():
             raise_not_finite(Xa, ya)
-        return _check_folds(folds), total, Xa.dtype
-
-    def _dask_fold_stats(
-        self, X: Any, y: Any, sample_weight: Any, backend: str
-    ) -> tuple[list[_Fold], SufficientStats, np.dtype[Any]]:
-        """The same for Dask arrays: every fold's statistics in one
-        computation over the chunks (folds are contiguous row ranges)."""
-        from ._dask import as_dask_X_y, gather_range_stats
-
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported with Dask arrays")
-        Xd, yd = as_dask_X_y(X, y)
-        ranges = self._folds(Xd.shape[0])
-        if ranges is None:
-            raise TypeError(
-                "cv must be an int for Dask arrays (contiguous folds of rows); "
-                f"got {self.cv!r}, whose index arrays need the rows in memory"
+        if total.n_obs < 2 + int(bool(self.fit_intercept)):
+            raise ValueError(
+                f"cv={self.cv!r} needs at least {2 + int(bool(self.fit_intercept))} "
+                "rows of positive weight"
             )
-        tests = gather_range_stats(Xd, yd, ranges, backend, self.n_jobs)
-        trains, total = _cv.train_and_test(tests)
-        return _check_folds(list(zip(trains, tests, strict=True))), total, Xd.dtype
+        return total, Xa.dtype, (Xa, ya, w)
 
-    def _splitter_stats(
-        self, stats: Any, X: FloatArray, y: FloatArray, n: int
-    ) -> tuple[list[tuple[SufficientStats, SufficientStats]], SufficientStats]:
-        cv = self.cv
-        if isinstance(cv, str | bytes | bool):  # (a str has a split() too)
-            splits: Iterable[Any] | None = None
-        elif callable(getattr(cv, "split", None)):
-            splits = cv.split(X, y)
+    def _without_folds(
+        self,
+        kernels: Any,
+        stats: SufficientStats,
+        rows: tuple[Any, Any, Any] | None,
+        j: int,
+        alphas: int | F64,
+    ) -> _cv.Choice:
+        """The ridge path scored by leave-one-out (``cv=None``, one more
+        pass over ``rows``) or by GCV (``"gcv"``, from ``stats`` alone)."""
+        with_const = bool(self.fit_intercept)
+        total = _cv.moments_of(stats, with_const)
+        if isinstance(alphas, int):
+            grid = _cv.alpha_grid(total, 0.0, alphas, float(self.eps))
         else:
-            splits = cv if isinstance(cv, Iterable) else None
-        if splits is None:
-            raise TypeError(
-                "cv must be an int, a splitter with split(X, y), or an iterable "
-                f"of (train, test) index arrays, got {cv!r}"
-            )
-        try:
-            index = [(_indices(tr, n), _indices(te, n)) for tr, te in splits]
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(
-                f"cv must give (train, test) pairs of row index arrays: {exc}"
-            ) from None
-        if len(index) < 2:
-            raise ValueError(f"cv gave {len(index)} split(s); at least 2 are needed")
-        for tr, te in index:
-            if tr.size == 0 or te.size == 0:
-                raise ValueError("cv gave a split with an empty train or test set")
-        tests = [stats(te) for _, te in index]
-        if _partition(index, n):
-            # (the test folds partition the rows: training sets by merges)
-            trains, total = _cv.train_and_test(tests)
+            grid = alphas
+        if self.cv is not None or rows is None:
+            mean, sem = _cv.ridge_gcv(total, grid, with_const)
         else:
-            trains = [stats(tr) for tr, _ in index]
-            total = stats(slice(None))
-        return list(zip(trains, tests, strict=True)), total
-
-
-_Fold = tuple[SufficientStats, SufficientStats]
-
-
-def _check_folds(folds: list[_Fold]) -> list[_Fold]:
-    """Every training and test set has weight to fit and score."""
-    if any(s.n <= 0 for pair in folds for s in pair):
-        raise ValueError(
-            "a fold of the cross-validation has no rows of positive weight"
+            X, y, w = rows
+            target = y if y.ndim == 1 else y[:, j]
+            block = max(1, (1 << 20) // (X.shape[1] + 2 * grid.shape[0]))
+            mean, sem = _cv.ridge_loo(X, target, w, total, grid, with_const, block)
+        std = sem * np.sqrt(stats.n_obs)
+        errors = (mean[None, :], mean[None, :], std[None, :], sem[None, :])
+        rule = _cv.Rule(float(self.tol), 1)
+        return _cv.choose(
+            kernels, total, [0.0], grid[None, :], errors, with_const, rule, True
         )
-    return folds
 
 
 def _fitted_state(
@@ -431,36 +424,6 @@ def _fitted_state(
             "sem_test_mse": each(lambda c: c.sem, True),
         },
     }
-
-
-def _indices(rows: Any, n: int) -> Any:
-    """One side of a split as row indices in ``0..n-1`` (a boolean mask of
-    ``n`` rows too); raises for anything else."""
-    arr = np.asarray(rows)
-    if arr.dtype == bool and arr.shape == (n,):
-        return np.flatnonzero(arr)
-    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
-        raise TypeError(
-            f"a split side must be a 1-D array of row indices, got {rows!r:.60}"
-        )
-    arr = arr.astype(np.intp, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= n):
-        raise ValueError(f"a split holds an index outside 0..{n - 1}")
-    return arr
-
-
-def _partition(index: list[tuple[Any, Any]], n: int) -> bool:
-    """The test sets partition the rows and each training set is the rest
-    of them: then the training statistics are merges of the test folds'."""
-    cover = np.concatenate([te for _, te in index])
-    if cover.size != n or np.unique(cover).size != n:
-        return False
-    for tr, te in index:
-        rest = np.ones(n, dtype=bool)
-        rest[te] = False
-        if not np.array_equal(np.sort(tr), np.flatnonzero(rest)):
-            return False
-    return True
 
 
 def _floats(value: Any, name: str, expected: str) -> F64:

@@ -286,8 +286,13 @@ def plot_cv_path(model: Any, ax: Axes | None = None, *, target: int = 0) -> Axes
     if mse.ndim == 3:  # (l1_ratio, alpha, fold): the chosen ratio's path
         row = int(np.argwhere(np.isclose(alphas, alpha, rtol=1e-12, atol=0))[0, 0])
         alphas, mse = alphas[row], mse[row]
-    mean = mse.mean(axis=1)
-    sem = mse.std(axis=1) / np.sqrt(mse.shape[1])
+    if mse.ndim == 1:  # (leave-one-out or GCV: one error per alpha)
+        results = getattr(model, "cv_results_", {})
+        sem = np.asarray(results.get("sem_test_mse", np.zeros_like(mse)), dtype=float)
+        mean, sem = mse, sem[target] if several else sem
+    else:
+        mean = mse.mean(axis=1)
+        sem = mse.std(axis=1) / np.sqrt(mse.shape[1])
     ax = _axes(ax)
     ax.plot(alphas, mean, color="C0", label="mean held-out MSE")
     ax.fill_between(

@@ -11,4 +11,5 @@ def gram_cd(
     l2: float,
     tol: float,
     max_sweeps: int,
+    l1_prev: float = 0.0,
 ) -> tuple[int, float]: ...
