@@ -7,8 +7,10 @@ Usage::
 
 Suites: ``kernels`` (per-iteration kernel vs NumPy twin vs memory floor),
 ``fit`` (whole fits vs NumPy's normal equations, scikit-learn, SGD, the
-tutorial's loop), ``nist`` (accuracy, LRE beside lstsq) and ``losses``
-(robust losses vs HuberRegressor and QuantileRegressor) run by default;
+tutorial's loop), ``nist`` (accuracy, LRE beside lstsq), ``losses``
+(robust losses vs HuberRegressor and QuantileRegressor), ``inference``
+(robust and clustered standard errors vs statsmodels) and ``cv``
+(LinearRegressionCV vs one fit, LassoCV, ElasticNetCV, RidgeCV) run by default;
 two heavy ones run only when named: ``dask``
 (a fit on a 2-worker distributed LocalCluster vs local normal equations vs
 dask-ml; needs ``fastlinreg[dask]``, dask-ml optional) and ``memmap`` (a fit
@@ -34,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_cv
 import bench_dask
 import bench_fit
 import bench_inference
@@ -53,10 +56,11 @@ SUITES = {
     "nist": bench_nist,
     "losses": bench_losses,
     "inference": bench_inference,
+    "cv": bench_cv,
 }
 # Run when no suite is named; the others only on request (minutes, a cluster,
 # gigabytes of disk).
-DEFAULT_SUITES = ["kernels", "fit", "nist", "losses", "inference"]
+DEFAULT_SUITES = ["kernels", "fit", "nist", "losses", "inference", "cv"]
 
 
 def machine() -> dict[str, Any]:

@@ -131,17 +131,30 @@ def alpha_grid(total: Moments, l1_ratio: float, n_alphas: int, eps: float) -> F6
     return np.geomspace(top, top * eps, num=n_alphas)
 
 
-def held_out_mse(test: Moments, beta: F64, intercept: float) -> float:
-    """The mean squared error of ``(beta, intercept)`` on a fold from its
-    centred moments (the formula of the module docstring)."""
-    cov, d = test.centred, beta.shape[0]
-    spread = float(cov[d, d] - 2.0 * beta @ cov[:d, d] + beta @ cov[:d, :d] @ beta)
-    shift = test.ybar - float(test.xbar @ beta) - intercept
-    return max(spread, 0.0) / test.n + shift * shift
+def held_out_mse(test: Moments, betas: F64, intercepts: F64) -> F64:
+    """The mean squared error on a fold of each row of ``betas`` (m × d)
+    with its intercept, from the fold's centred moments (the formula of the
+    module docstring), for the whole path at once."""
+    cov, d = test.centred, betas.shape[1]
+    S_xx, S_xy = cov[:d, :d], cov[:d, d]
+    # spread_a = S_yy − 2 β_aᵀ S_xy + β_aᵀ S_xx β_a
+    spread = (
+        cov[d, d] - 2.0 * (betas @ S_xy) + np.einsum("ij,ij->i", betas @ S_xx, betas)
+    )
+    shift = test.ybar - betas @ test.xbar - intercepts
+    out: F64 = np.maximum(spread, 0.0) / test.n + shift * shift
+    return out
 
 
 def intercept_of(train: Moments, beta: F64, with_const: bool) -> float:
     return train.ybar - float(train.xbar @ beta) if with_const else 0.0
+
+
+def intercepts_of(train: Moments, betas: F64, with_const: bool) -> F64:
+    """The intercept of each row of ``betas``: ``ȳ − x̄ᵀβ`` (0 without)."""
+    if not with_const:
+        return np.zeros(betas.shape[0])
+    return train.ybar - betas @ train.xbar
 
 
 class CVPath(NamedTuple):
@@ -161,9 +174,12 @@ def ridge_path(
     for k, (train, test) in enumerate(zip(trains, tests, strict=True)):
         lam, V = np.linalg.eigh(train.A)
         proj = V.T @ train.c
-        for a, alpha in enumerate(alphas):
-            beta = V @ (proj / (np.maximum(lam, 0.0) + 0.5 * train.n * alpha))
-            mse[a, k] = held_out_mse(test, beta, intercept_of(train, beta, with_const))
+        # β_a = V (Vᵀc / (λ + nα_a/2)), every alpha at once (m × d)
+        shrunk = proj[None, :] / (
+            np.maximum(lam, 0.0)[None, :] + 0.5 * train.n * alphas[:, None]
+        )
+        betas = shrunk @ V.T
+        mse[:, k] = held_out_mse(test, betas, intercepts_of(train, betas, with_const))
     return CVPath(mse, 0, True)
 
 
@@ -191,12 +207,14 @@ def enet_path(
     for k, (train, test) in enumerate(zip(trains, tests, strict=True)):
         problem = Quadratic.of(train)
         beta = np.zeros(train.A.shape[0])
+        betas = np.empty((alphas.shape[0], beta.shape[0]))
         previous = 0.0
         for a, alpha in enumerate(alphas):
             sweeps, ok = problem.solve(kernels, alpha, l1_ratio, rule, beta, previous)
             previous = alpha
             worst, converged = max(worst, sweeps), converged and ok
-            mse[a, k] = held_out_mse(test, beta, intercept_of(train, beta, with_const))
+            betas[a] = beta
+        mse[:, k] = held_out_mse(test, betas, intercepts_of(train, betas, with_const))
     return CVPath(mse, worst, converged)
 
 
