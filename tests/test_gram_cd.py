@@ -140,3 +140,59 @@ def test_limits_and_refusals(kernels):
     )
     with pytest.raises(ValueError, match="G must be"):
         kernels.gram_cd(G, g[:3], np.zeros(4), 1e-3, 0.0, 1e-9, 10)
+
+
+@given(
+    seed=st.integers(0, 2**16),
+    d=st.integers(1, 15),
+    log_cond=st.floats(0.0, 11.0),
+    free=st.integers(0, 2),
+)
+def test_newton_lasso_model_is_exact(kernels, seed, d, log_cond, free):
+    """The L1 Newton model's minimiser (feature-sign search after a few
+    sweeps) satisfies the optimality conditions even when A is nearly
+    singular, where coordinate descent alone crawls."""
+    from fastlinreg._newton import _lasso_model
+
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    A = np.ascontiguousarray((Q * np.geomspace(1.0, 10.0**-log_cond, d)) @ Q.T)
+    A = 0.5 * (A + A.T)
+    b = rng.normal(size=d)
+    l1 = rng.uniform(0.0, 0.5, size=d)
+    l1[: min(free, d)] = 0.0  # unpenalised coordinates (an intercept)
+    u = _lasso_model(A, b, np.zeros(d), l1, kernels.gram_cd)
+    r = b - A @ u
+    viol = np.where(u != 0, np.abs(r - l1 * np.sign(u)), np.maximum(np.abs(r) - l1, 0))
+    rounding = 1e-9 * (np.abs(A).max() * np.abs(u).sum() + np.abs(b).max())
+    assert viol.max() <= rounding, (viol.max(), rounding)
+
+
+@pytest.mark.parametrize("quantile", [0.5, 0.8])
+def test_penalised_quantile_is_fast_and_at_highs_objective(quantile):
+    """An L1-penalised quantile fit (its Newton models nearly singular) ends
+    at QuantileRegressor's (HiGHS's exact) objective, in few iterations."""
+    sklm = pytest.importorskip("sklearn.linear_model")
+    from fastlinreg import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 20))
+    y = X[:, :3] @ [1.0, 2.0, 3.0] + rng.standard_t(3, size=100)
+
+    def objective(coef, intercept):
+        r = y - X @ coef - intercept
+        return (
+            np.mean(np.maximum(quantile * r, (quantile - 1) * r))
+            + 0.05 * np.abs(coef).sum()
+        )
+
+    ours = LinearRegression(
+        loss="quantile", quantile=quantile, alpha=0.05, penalty="l1"
+    )
+    ours.fit(X, y)
+    theirs = sklm.QuantileRegressor(quantile=quantile, alpha=0.05, solver="highs")
+    theirs.fit(X, y)
+    assert ours.converged_
+    assert ours.n_iter_ < 200
+    best = objective(theirs.coef_, theirs.intercept_)
+    assert objective(ours.coef_, ours.intercept_) == pytest.approx(best, rel=1e-6)

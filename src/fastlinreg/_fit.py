@@ -500,6 +500,7 @@ def _run_solver(s: _Setup) -> tuple[SolverResult, Objective | None]:
             s.rule,
             l1=l1,
             l2=l2,
+            lasso=spec.engine.kernels.gram_cd,
             max_step=reach if reach > 0 else math.inf,
         )
         if not (l1.any() or l2.any()):

@@ -15,8 +15,9 @@ decrease is below the stage's tolerance. The stopping rule is the loops' own
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,16 +60,15 @@ class SecondOrder(Protocol):
         ...
 
 
-# Coordinate descent on the Newton model: sweeps until no coordinate moves by
-# more than this fraction of the largest.
-_CD_TOL = 1e-13
+# Coordinate descent on the Newton model (the backend's gram_cd, compiled or
+# its twin): until its optimality conditions hold to this fraction of the
+# model's scale (the largest entry of its gradient or curvature).
+_CD_TOL = 1e-12
 _CD_MAX_SWEEPS = 10_000
+# gram_cd(G, g, beta, l1, l2, tol, max_sweeps, l1_prev, l1_factor)
+Lasso = Callable[..., tuple[int, float]]
 _MAX_DAMPING_TRIES = 12
 _MIN_DAMPING = 1e-9
-
-
-def _soft(v: float, t: float) -> float:
-    return math.copysign(max(abs(v) - t, 0.0), v)
 
 
 def _min_norm_subgradient(theta: F64, g: F64, l1: F64) -> F64:
@@ -83,14 +83,16 @@ def _min_norm_subgradient(theta: F64, g: F64, l1: F64) -> F64:
     return sub
 
 
-def _newton_step(theta: F64, g: F64, H: F64, l1: F64, damping: float) -> F64:
+def _newton_step(
+    theta: F64, g: F64, H: F64, l1: F64, damping: float, lasso: Lasso
+) -> F64:
     """Minimise ``g·δ + ½ δᵀ(H + μI)δ + Σ l1·|θ + δ|`` over δ.
 
     ``μ = damping ×`` the largest diagonal entry of H (Levenberg-Marquardt);
     a singular H (a constant column, fewer rows with curvature than unknowns)
     gets a growing μ until its Cholesky factor exists. Without L1, a Cholesky
-    solve; with L1, cyclic coordinate descent on ``u = θ + δ`` with
-    soft-thresholding.
+    solve; with L1, coordinate descent (``lasso``: the backend's
+    ``gram_cd``) on ``u = θ + δ`` with soft-thresholding, from ``u = θ``.
     """
     dim = theta.shape[0]
     diag = np.diag(H).copy()
@@ -108,27 +110,96 @@ def _newton_step(theta: F64, g: F64, H: F64, l1: F64, damping: float) -> F64:
         z = np.linalg.solve(chol, -g)
         return np.asarray(np.linalg.solve(chol.T, z))
     # minimise ½ uᵀ A u − bᵀ u + Σ l1·|u|, A = H + μI, b = A θ − g
-    A = H + mu * np.eye(dim)
-    u = theta.copy()
-    Au = A @ u
-    b = Au - g
-    adiag = np.diag(A)
-    for _ in range(_CD_MAX_SWEEPS):
-        biggest_move = 0.0
-        for j in range(dim):
-            if adiag[j] <= 0.0:
-                continue
-            # r_j = b_j − Σ_{k≠j} A_jk u_k
-            r_j = b[j] - (Au[j] - adiag[j] * u[j])
-            new = _soft(r_j, l1[j]) / adiag[j]
-            move = new - u[j]
-            if move != 0.0:
-                Au += A[:, j] * move
-                u[j] = new
-                biggest_move = max(biggest_move, abs(move))
-        if biggest_move <= _CD_TOL * max(float(np.abs(u).max()), 1e-300):
-            break
-    return u - theta
+    A = np.ascontiguousarray(H + mu * np.eye(dim))
+    b = np.ascontiguousarray(A @ theta - g)
+    return _lasso_model(A, b, theta, np.ascontiguousarray(l1), lasso) - theta
+
+
+def _lasso_model(A: F64, b: F64, start: F64, l1: F64, lasso: Lasso) -> F64:
+    """``argmin ½ uᵀAu − bᵀu + Σ l1·|u|`` for a positive definite ``A``.
+
+    Coordinate descent alone crawls when ``A`` is nearly singular (a
+    smoothed loss's band holds few rows: thousands of sweeps a step). So a
+    few sweeps of it start an exact active-set search (feature-sign search,
+    Lee et al. 2007): solve the model on the nonzero coordinates with their
+    signs fixed, move there, or to the best point where a coordinate crosses
+    zero on the way (which then leaves the set); when the set is optimal
+    among itself, add the coordinate whose optimality condition is most
+    violated, until none is. Every move lowers the objective, so the search
+    ends, at the exact minimiser; a search that has not ended after a few
+    times ``d`` moves gives way to coordinate descent to ``tol``.
+    """
+    size = max(float(np.abs(b).max(initial=0.0)), float(np.abs(A).max(initial=0.0)))
+    tol = _CD_TOL * (size if size > 0 else 1.0)
+    u = start.copy()
+    lasso(A, b, u, 1.0, 0.0, tol, 16, 0.0, l1)
+    exact = _feature_sign(A, b, u, l1, tol, 4 * u.shape[0] + 20)
+    if exact is not None:
+        return exact
+    lasso(A, b, u, 1.0, 0.0, tol, _CD_MAX_SWEEPS, 0.0, l1)
+    return u
+
+
+def _feature_sign(
+    A: F64, b: F64, start: F64, l1: F64, tol: float, moves: int
+) -> F64 | None:
+    """The exact minimiser by feature-sign search from ``start`` (see
+    :func:`_lasso_model`), or None after ``moves`` moves."""
+    x = start.copy()
+    free = l1 == 0.0
+    solved = False  # x is the signed solution of its set (to rounding)
+    for _ in range(moves):
+        keep = (x != 0.0) | free
+        signs = np.sign(x)
+        if solved or _set_optimal(A, b, x, l1, keep, tol):
+            # the most violated optimality condition outside the set joins it
+            r = b - A @ x
+            slack = np.where(keep, -np.inf, np.abs(r) - l1)
+            j = int(np.argmax(slack))
+            if keep.all() or slack[j] <= tol:
+                return x
+            keep[j], signs[j] = True, np.sign(r[j])
+        idx = np.flatnonzero(keep)
+        try:
+            target = np.linalg.solve(A[np.ix_(idx, idx)], b[idx] - l1[idx] * signs[idx])
+        except np.linalg.LinAlgError:
+            return None
+        x, solved = _best_on_the_way(A, b, l1, x, idx, np.asarray(target), free)
+        # (a joining coordinate may come out against its sign: not solved)
+        solved = solved and bool(np.all((np.sign(x) == signs)[idx] | free[idx]))
+    return None
+
+
+def _best_on_the_way(
+    A: F64, b: F64, l1: F64, x: F64, idx: Any, target: Any, free: Any
+) -> tuple[F64, bool]:
+    """Of the signed solution (``target`` on ``idx``) and the points where a
+    coordinate changes sign on the segment to it, the lowest objective; and
+    whether it is the signed solution."""
+
+    def objective(v: F64) -> float:
+        return float(0.5 * v @ A @ v - b @ v + l1 @ np.abs(v))
+
+    new = np.zeros_like(x)
+    new[idx] = target
+    step = new - x
+    best, best_value, solved = new, objective(new), True
+    crossing = (x != 0.0) & (np.sign(new) != np.sign(x)) & ~free
+    for k in np.flatnonzero(crossing):
+        point = x - (x[k] / step[k]) * step
+        point[k] = 0.0
+        value = objective(point)
+        if value < best_value:
+            best, best_value, solved = point, value, False
+    return best, solved
+
+
+def _set_optimal(A: F64, b: F64, x: F64, l1: F64, keep: Any, tol: float) -> bool:
+    """The optimality conditions hold on the coordinates of ``keep``."""
+    r = (b - A @ x)[keep]
+    on = x[keep]
+    viol = np.where(on != 0.0, np.abs(r - l1[keep] * np.sign(on)), np.abs(r) - l1[keep])
+    return bool(np.all(viol <= tol))
 
 
 def proximal_newton(
@@ -138,11 +209,13 @@ def proximal_newton(
     *,
     l1: F64,
     l2: F64,
+    lasso: Lasso,
     max_step: float = math.inf,
 ) -> SolverResult:
     """Minimise ``objective + Σ l1·|θ| + ½ Σ l2·θ²`` by proximal Newton steps.
 
-    ``l1`` and ``l2`` are per-coordinate penalty weights (0 for the intercept).
+    ``l1`` and ``l2`` are per-coordinate penalty weights (0 for the intercept);
+    ``lasso`` minimises each step's model with L1 (the backend's ``gram_cd``).
     ``max_step`` caps the length of the first step (a step radius that then
     adapts: the length of the last accepted step after a shortened one,
     growing fourfold after a full one), so a near-singular Hessian cannot
@@ -187,7 +260,7 @@ def proximal_newton(
         if n_iter >= rule.max_iter:
             reason = "max_iter"
             break
-        delta = _newton_step(theta, g, H, l1, damping)
+        delta = _newton_step(theta, g, H, l1, damping, lasso)
         length = _norm(delta)
         if length > max_step:
             delta *= max_step / length

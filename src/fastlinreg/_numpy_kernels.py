@@ -97,21 +97,27 @@ def gram_cd(
     tol: float,
     max_sweeps: int,
     l1_prev: float = 0.0,
+    l1_factor: F64 | None = None,
 ) -> tuple[int, float]:
-    """Coordinate descent on ``½ βᵀGβ − gᵀβ + l1‖β‖₁ + ½ l2‖β‖²`` from
-    ``beta`` (overwritten), screened by the strong rule when ``l1_prev >
-    l1``; ``(sweeps, violation)`` (see the compiled twin)."""
+    """Coordinate descent on ``½ βᵀGβ − gᵀβ + l1 Σ f_j|β_j| + ½ l2‖β‖²``
+    (``f = l1_factor``, default ones) from ``beta`` (overwritten), screened by
+    the strong rule when ``l1_prev > l1``; ``(sweeps, violation)`` (see the
+    compiled twin)."""
     d = G.shape[0]
     if G.shape != (d, d) or g.shape[0] != d or beta.shape[0] != d:
         raise ValueError(f"G must be {d} x {d}, g and beta need {d} entries")
+    if l1_factor is not None and l1_factor.shape[0] != d:
+        raise ValueError(f"l1_factor needs {d} entries, got {l1_factor.shape[0]}")
+    lam = np.full(d, float(l1)) if l1_factor is None else l1 * l1_factor
+    prev = l1_prev * (np.ones(d) if l1_factor is None else l1_factor)
     r = g - G @ beta
     keep = np.ones(d, dtype=bool)
     if l1_prev > l1:
         # the strong rule: drop j at zero with |r_j| < 2 l1 − l1_prev
-        keep = (beta != 0) | (np.abs(r) >= 2.0 * l1 - l1_prev)
+        keep = (beta != 0) | (np.abs(r) >= 2.0 * lam - prev)
     sweeps = refreshed = 0
     while True:
-        worst = _cd_violation(r, beta, l1, l2, keep)
+        worst = _cd_violation(r, beta, lam, l2, keep)
         while worst > tol and sweeps < max_sweeps:
             for j in np.flatnonzero(keep):
                 denom = G[j, j] + l2
@@ -120,28 +126,28 @@ def gram_cd(
                 old = beta[j]
                 # β_j = S(r_j + G_jj β_j, l1) / (G_jj + l2)
                 v = r[j] + G[j, j] * old
-                new = math.copysign(max(abs(v) - l1, 0.0), v) / denom
+                new = math.copysign(max(abs(v) - lam[j], 0.0), v) / denom
                 if new != old:
                     beta[j] = new
                     r -= G[j] * (new - old)
             sweeps += 1
-            worst = _cd_violation(r, beta, l1, l2, keep)
+            worst = _cd_violation(r, beta, lam, l2, keep)
         # the KKT check of the screened: violators join the sweeps
-        joined = ~keep & (np.abs(r) - l1 > tol)
+        joined = ~keep & (np.abs(r) - lam > tol)
         if joined.any() and sweeps < max_sweeps:
             keep |= joined
             continue
         # the updated residual drifts by rounding: judge a fresh one
         r = g - G @ beta
         keep[:] = True
-        worst = _cd_violation(r, beta, l1, l2, keep)
+        worst = _cd_violation(r, beta, lam, l2, keep)
         refreshed += 1
         if worst <= tol or sweeps >= max_sweeps or refreshed == 3:
             return sweeps, worst
 
 
 def _cd_violation(
-    r: F64, beta: F64, l1: float, l2: float, keep: npt.NDArray[np.bool_]
+    r: F64, beta: F64, l1: F64, l2: float, keep: npt.NDArray[np.bool_]
 ) -> float:
     """The largest entry of the minimum-norm subgradient at ``beta`` over the
     coordinates in ``keep``."""

@@ -12,4 +12,5 @@ def gram_cd(
     tol: float,
     max_sweeps: int,
     l1_prev: float = 0.0,
+    l1_factor: npt.NDArray[np.float64] | None = None,
 ) -> tuple[int, float]: ...

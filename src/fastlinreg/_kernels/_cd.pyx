@@ -32,17 +32,22 @@ cdef inline double _soft(double v, double t) noexcept nogil:
     return 0.0
 
 
+cdef inline double _l1_of(double l1, const double* factor, Py_ssize_t j) noexcept nogil:
+    return l1 if factor == NULL else l1 * factor[j]
+
+
 cdef double _violation(
     const double* r, const double* beta, const unsigned char* keep, Py_ssize_t d,
-    double l1, double l2,
+    double l1_all, const double* factor, double l2,
 ) noexcept nogil:
     """max_j over the kept coordinates of the minimum-norm subgradient's
     size at β (0 at the optimum)."""
-    cdef double worst = 0.0, v
+    cdef double worst = 0.0, v, l1
     cdef Py_ssize_t j
     for j in range(d):
         if not keep[j]:
             continue
+        l1 = _l1_of(l1_all, factor, j)
         if beta[j] > 0.0:
             v = fabs(-r[j] + l2 * beta[j] + l1)
         elif beta[j] < 0.0:
@@ -65,6 +70,7 @@ def gram_cd(
     double tol,
     Py_ssize_t max_sweeps,
     double l1_prev=0.0,
+    const double[::1] l1_factor=None,
 ):
     """Coordinate descent from ``beta`` (overwritten with the result).
 
@@ -73,27 +79,34 @@ def gram_cd(
     coordinate; the caller compares it with ``tol`` to know whether the run
     converged. A coordinate with ``G[j, j] + l2 == 0`` (a constant column, no
     ridge) stays at 0. ``l1_prev > l1``: screen by the strong rule (see the
-    module docstring); 0 (default): no screening.
+    module docstring); 0 (default): no screening. ``l1_factor``: the L1
+    weight of coordinate j is ``l1 · l1_factor[j]`` (0: unpenalised, such as
+    an intercept); default 1 for all.
     """
     cdef Py_ssize_t d = G.shape[0], i, j, sweeps = 0, joined
     cdef double old, new, step, denom, worst = 0.0, cut
     if G.shape[1] != d or g.shape[0] != d or beta.shape[0] != d:
         raise ValueError(f"G must be {d} x {d}, g and beta need {d} entries")
+    if l1_factor is not None and l1_factor.shape[0] != d:
+        raise ValueError(f"l1_factor needs {d} entries, got {l1_factor.shape[0]}")
     if d == 0:
         return 0, 0.0
     cdef double[::1] r = g.copy()
     cdef unsigned char[::1] keep = bytearray(b"\x01" * d)
     cdef int refreshed = 0
+    cdef const double* factor = NULL
+    if l1_factor is not None and d:
+        factor = &l1_factor[0]
     with nogil:
         _residual(G, g, beta, r)
         if l1_prev > l1:
             # the strong rule: drop j at zero with |r_j| < 2 l1 − l1_prev
             cut = 2.0 * l1 - l1_prev
             for j in range(d):
-                if beta[j] == 0.0 and fabs(r[j]) < cut:
+                if beta[j] == 0.0 and fabs(r[j]) < _l1_of(cut, factor, j):
                     keep[j] = 0
         while True:
-            worst = _violation(&r[0], &beta[0], &keep[0], d, l1, l2)
+            worst = _violation(&r[0], &beta[0], &keep[0], d, l1, factor, l2)
             while worst > tol and sweeps < max_sweeps:
                 for j in range(d):
                     denom = G[j, j] + l2
@@ -101,7 +114,7 @@ def gram_cd(
                         continue
                     old = beta[j]
                     # β_j = S(r_j + G_jj β_j, l1) / (G_jj + l2)
-                    new = _soft(r[j] + G[j, j] * old, l1) / denom
+                    new = _soft(r[j] + G[j, j] * old, _l1_of(l1, factor, j)) / denom
                     if new != old:
                         step = new - old
                         beta[j] = new
@@ -109,14 +122,14 @@ def gram_cd(
                         for i in range(d):
                             r[i] -= G[j, i] * step
                 sweeps += 1
-                worst = _violation(&r[0], &beta[0], &keep[0], d, l1, l2)
+                worst = _violation(&r[0], &beta[0], &keep[0], d, l1, factor, l2)
                 if sweeps % 256 == 0:
                     with gil:
                         PyErr_CheckSignals()
             # the KKT check of the screened: violators join the sweeps
             joined = 0
             for j in range(d):
-                if not keep[j] and fabs(r[j]) - l1 > tol:
+                if not keep[j] and fabs(r[j]) - _l1_of(l1, factor, j) > tol:
                     keep[j] = 1
                     joined += 1
             if joined and sweeps < max_sweeps:
@@ -125,7 +138,7 @@ def gram_cd(
             _residual(G, g, beta, r)
             for j in range(d):
                 keep[j] = 1
-            worst = _violation(&r[0], &beta[0], &keep[0], d, l1, l2)
+            worst = _violation(&r[0], &beta[0], &keep[0], d, l1, factor, l2)
             refreshed += 1
             if worst <= tol or sweeps >= max_sweeps or refreshed == 3:
                 break
