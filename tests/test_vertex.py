@@ -10,6 +10,8 @@ of rows on larger data.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -174,3 +176,27 @@ def test_rows_of_zeros_are_not_a_basis():
     model.fit(X, y)
     beta, _ = highs(X, y, 0.3, with_const=False)
     np.testing.assert_allclose(model.coef_, beta, rtol=1e-11)
+
+
+@pytest.mark.parametrize("name", ["vertex_ties_1.npz", "vertex_ties_2.npz"])
+def test_tied_problems_hypothesis_found(name):
+    """Two problems of small integers (many exact ties) on which the finish
+    once ended uncertified: the first cycled along level edges between tied
+    optima until max_steps (a step that does not lower the objective now
+    counts as a stall); on the second a vertex entry that should be 0 was
+    1e-17, and rows whose own terms were smaller did not count as ties (the
+    size of a residual's terms now includes the vertex's largest entry)."""
+    data = np.load(Path(__file__).parent / "data" / name)
+    X, y, q, with_const = (
+        data["X"],
+        data["y"],
+        float(data["q"]),
+        bool(data["with_const"]),
+    )
+    w = data["w"] if data["w"].size else None
+    _, best = highs(X, y, q, w, with_const)
+    found = quantile_vertex(
+        X, y, w, q, np.zeros(X.shape[1] + with_const), with_const, 10_000
+    )
+    assert found.certified
+    assert found.objective == pytest.approx(best, rel=1e-10, abs=1e-12)

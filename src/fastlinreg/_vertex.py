@@ -116,8 +116,13 @@ class _Data(NamedTuple):
 
 
 def _residuals(Z: F64, y: F64, beta: F64) -> tuple[F64, F64]:
-    """``r = y − Z β`` and the size of its terms ``|y| + |Z| |β|``."""
-    return y - Z @ beta, np.abs(y) + np.abs(Z) @ np.abs(beta)
+    """``r = y − Z β`` and the size of its terms, ``|y| + |Z| (|β| +
+    ‖β‖∞)``: a vertex ``Z_B⁻¹ y_B`` carries rounding of the size of its
+    largest entry in each one, so an entry that should be 0 (an exact tie of
+    integers, say) may be 1e-17 and leave a residual of that size on a row
+    whose own terms are smaller."""
+    size = np.abs(beta) + float(np.abs(beta).max(initial=0.0))
+    return y - Z @ beta, np.abs(y) + np.abs(Z) @ size
 
 
 class _Nearest(NamedTuple):
@@ -355,8 +360,8 @@ def _simplex(
             return _Run(basis, vertex, check, steps, True)
         if steps >= max_steps:
             break
-        # The most violated multiplier first; after a step that did not move
-        # (a degenerate pivot), the lowest row first (Bland's rule).
+        # The most violated multiplier first; after a step that did not lower
+        # the objective (a degenerate pivot), the lowest row first (Bland's).
         order = np.argsort(-violation) if not stalled else np.arange(basis.shape[0])
         move = None
         for k in order:
@@ -367,7 +372,6 @@ def _simplex(
         if move is None:
             break
         entering, length, _ = move
-        stalled = stalled + 1 if length == 0.0 else 0
         trial = np.sort(np.where(basis == basis[k], entering, basis))
         moved = _vertex_of(data, trial)
         if moved is None:
@@ -375,6 +379,10 @@ def _simplex(
         moved_check = _check(data, trial, moved)
         if moved_check.objective > check.objective * (1.0 + _LEVEL):
             break  # (rounding on a degenerate edge: keep the better vertex)
+        # a step that does not lower the objective stalls, whether it moved
+        # or not: along level edges between tied optima the pivots can cycle
+        level = length == 0.0 or moved_check.objective >= check.objective
+        stalled = stalled + 1 if level else 0
         basis, vertex, check = trial, moved, moved_check
         steps += 1
     return _Run(basis, vertex, check, steps, False)
