@@ -379,3 +379,30 @@ def test_loo_and_gcv_refusals_and_scale_out(tmp_path):
     h = LinearRegressionCV(penalty="l2", cv="gcv", alphas=8).fit(Xd, yd)
     np.testing.assert_allclose(h.mse_path_, g.mse_path_, rtol=1e-9)
     assert h.alpha_ == pytest.approx(g.alpha_, rel=1e-12)
+
+
+def test_positive_agrees_with_lasso_cv_and_brute_force():
+    sklm = pytest.importorskip("sklearn.linear_model")
+    from sklearn.model_selection import KFold
+
+    X, y = _data(n=300, d=8, seed=12)
+    ours = LinearRegressionCV(penalty="l1", alphas=15, cv=5, positive=True, tol=1e-13)
+    ours.fit(X, y)
+    assert (ours.coef_ >= 0).all()
+    theirs = sklm.LassoCV(
+        cv=KFold(5), alphas=ours.alphas_ / 2, positive=True, tol=1e-12, max_iter=100_000
+    ).fit(X, y)
+    np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-6)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-6, atol=1e-8)
+    # the positive ridge (coordinate descent) against LinearRegression per fold
+    ridge = LinearRegressionCV(penalty="l2", alphas=6, cv=3, positive=True, tol=1e-13)
+    ridge.fit(X, y)
+    for k, (train, test) in enumerate(_kfold(300, 3)):
+        for a, alpha in enumerate(ridge.alphas_):
+            m = LinearRegression(alpha=alpha, positive=True, tol=1e-14).fit(
+                X[train], y[train]
+            )
+            mse = np.mean((y[test] - m.predict(X[test])) ** 2)
+            assert ridge.mse_path_[a, k] == pytest.approx(mse, rel=1e-6)
+    with pytest.raises(ValueError, match="positive=True"):
+        LinearRegressionCV(penalty="l2", cv=None, positive=True).fit(X, y)

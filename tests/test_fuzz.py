@@ -946,6 +946,36 @@ def precompute_rule(v: Any) -> str:
     return "either" if real(v) and v in (0, 1) else "invalid"
 
 
+def bounds_rule(v: Any) -> str:
+    """None, or (lower, upper) of floats (arrays: their length must be the
+    number of features, "either"), lower ≤ upper, no NaN."""
+    if v is None:
+        return "valid"
+    if not isinstance(v, tuple | list) or len(v) != 2:
+        return "invalid"
+    sides = []
+    for side in v:
+        if isinstance(side, str | bytes):
+            return "invalid"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                arr = np.asarray(side, dtype=float)
+        except (TypeError, ValueError, OverflowError, Warning):
+            return "invalid"
+        if arr.ndim > 1 or arr.size == 0 or np.isnan(arr).any():
+            return "invalid"
+        sides.append(arr)
+    lo, hi = sides
+    if lo.ndim and hi.ndim and lo.shape != hi.shape:
+        return "invalid"
+    if np.any(lo > hi) or np.any(lo == np.inf) or np.any(hi == -np.inf):
+        return "invalid"
+    if any(isinstance(side, bool | np.bool_) for side in v):
+        return "either"
+    return "either" if lo.ndim or hi.ndim else "valid"
+
+
 def stop_after_two(info: fastlinreg.IterationInfo) -> bool:
     return info.iteration >= 2
 
@@ -987,6 +1017,11 @@ PARAMS: dict[str, Param] = {
     "alpha": Param(S([0.0, 0.01, 1.0]), number(0)),
     "penalty": Param(S(PENALTIES), choice(*PENALTIES)),
     "l1_ratio": Param(S([0.0, 0.15, 1.0]), number(0, 1)),
+    "positive": Param(S([False, False, True]), boolean),
+    "bounds": Param(
+        S([None, None, (0.0, math.inf), (-1.0, 1.0), ([-1.0, -1.0], [1.0, 2.0])]),
+        lambda v: bounds_rule(v),
+    ),
     "learning_rate": Param(S(["auto", "auto", 0.01, 0.2]), step_rule, neutral=True),
     "max_iter": Param(st.integers(1, 300), count(1), neutral=True),
     "tol": Param(S([0.0, 1e-10, 1e-6, 1e-3]), number(0), neutral=True),
@@ -1861,6 +1896,7 @@ CV_PARAMS: dict[str, Param] = {
     "cv": Param(S([2, 3, None, "gcv"]), cv_rule),
     "eps": Param(S([1e-3, 1e-2]), number(0, 1, open_low=True, open_high=True)),
     "fit_intercept": Param(st.booleans(), boolean),
+    "positive": Param(st.booleans(), boolean),
     "tol": Param(S([1e-10, 1e-6]), number(0, open_low=True)),
     "max_iter": Param(S([1, 100, 100_000]), count(1)),
     "backend": Param(SOME_BACKENDS, choice(*BACKEND_NAMES)),
@@ -1901,8 +1937,10 @@ def check_cv_kkt(model: Any, X: np.ndarray, y: np.ndarray, dtype: Any) -> None:
         v = np.where(
             beta != 0,
             np.abs(-r + l2 * beta + l1 * np.sign(beta)),
-            np.maximum(np.abs(r) - l1, 0.0),
+            np.maximum((r if model.positive else np.abs(r)) - l1, 0.0),
         )
+        if model.positive:
+            assert (beta >= 0).all()
         scale = max(np.abs(g).max(initial=0), np.abs(G).max(initial=0), 1e-300)
         slack = 1e-6 * scale
         if dtype == np.float32:  # (coef_ rounded to float32)

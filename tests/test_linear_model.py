@@ -290,6 +290,8 @@ def test_get_set_params_and_clone():
         "alpha": 0.0,
         "penalty": "l2",
         "l1_ratio": 0.15,
+        "positive": False,
+        "bounds": None,
         "learning_rate": 0.1,
         "max_iter": 1000,
         "tol": 1e-10,

@@ -51,10 +51,12 @@ __all__ = [
 
 class Rule(NamedTuple):
     """When coordinate descent stops: the optimality conditions to ``tol``
-    times the gradient's scale, or ``max_sweeps``."""
+    times the gradient's scale, or ``max_sweeps``; and whether the
+    coefficients are held non-negative (``positive``)."""
 
     tol: float
     max_sweeps: int
+    positive: bool = False
 
 
 class Moments(NamedTuple):
@@ -251,6 +253,7 @@ class Quadratic(NamedTuple):
         times the gradient's scale."""
         gtol = rule.tol * self.scale
         l1, l2 = 0.5 * alpha * l1_ratio, 0.5 * alpha * (1.0 - l1_ratio)
+        lower = np.zeros(beta.shape[0]) if rule.positive else None
         sweeps, violation = kernels.gram_cd(
             self.G,
             self.g,
@@ -260,6 +263,8 @@ class Quadratic(NamedTuple):
             gtol,
             rule.max_sweeps,
             0.5 * alpha_prev * l1_ratio,
+            None,
+            lower,
         )
         return int(sweeps), bool(violation <= gtol)
 
@@ -274,8 +279,9 @@ def cv_path(
     rule: Rule,
 ) -> CVPath:
     """The held-out errors of every alpha on every fold (ridge or elastic net)."""
-    if l1_ratio == 0:
+    if l1_ratio == 0 and not rule.positive:
         return ridge_path(trains, tests, alphas, with_const)
+    # (a positive ridge: coordinate descent without L1, within the bounds)
     return enet_path(kernels, trains, tests, alphas, l1_ratio, with_const, rule)
 
 
@@ -350,7 +356,7 @@ def choose(
     alpha, ratio = float(grid[r, a]), float(ratios[r])
     # the one-standard-error rule: the largest alpha (same ratio) within it
     alpha_1se = float(grid[r, mean[r] <= mean[r, a] + sem[r, a]].max())
-    if ratio == 0:
+    if ratio == 0 and not rule.positive:
         coef, n_iter, ok = ridge_fit(total, alpha), 0, True
     else:
         coef = np.zeros(total.A.shape[0])

@@ -33,7 +33,7 @@ from ._inference import check_cov_type
 from ._losses import Loss, check_loss
 from ._m_inference import check_loss_cov_type
 from ._newton import SecondOrder, proximal_newton
-from ._penalties import Penalty, check_penalty
+from ._penalties import Bounds, Penalty, check_bounds, check_penalty
 from ._progress import IterationInfo, Watcher
 from ._refine import REFINE_CONDITION, UNTRUSTED_CONDITION, condition_number, refine
 from ._solver import (
@@ -88,6 +88,7 @@ class FitSpec:
     engine: Engine
     estimator: str = "LinearRegression"
     cov_type: str = "nonrobust"
+    bounds: Bounds | None = None  # positive=True or bounds=(lower, upper)
 
     @property
     def fixed_step(self) -> bool:
@@ -164,6 +165,7 @@ def _build_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
     rate = params["learning_rate"]
     precompute = params["precompute"]
     cov_type = check_cov_type(params.get("cov_type", "nonrobust"))
+    bounds = check_bounds(params.get("positive", False), params.get("bounds"))
     check_loss_cov_type(loss.name, cov_type)
     return FitSpec(
         loss=loss,
@@ -179,6 +181,7 @@ def _build_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
         engine=engine,
         estimator=estimator,
         cov_type=cov_type,
+        bounds=bounds,
     )
 
 
@@ -439,13 +442,15 @@ def _resolve_solver(spec: FitSpec, problem: Problem) -> str:
     needs_newton = (
         loss.name != "squared_error"
         or spec.penalty.active
+        or spec.bounds is not None
         or (problem.weighted and problem.stats is None)
     )
     if needs_newton or solver == "newton":
         what = (
             f"loss={loss.name!r}"
             if loss.name != "squared_error"
-            else "alpha > 0 (or sample weights without precompute)"
+            else "alpha > 0, positive=True or bounds (or sample weights without "
+            "precompute)"
         )
         if solver not in ("auto", "newton"):
             raise ValueError(
@@ -491,19 +496,23 @@ def _run_solver(s: _Setup) -> tuple[SolverResult, Objective | None]:
                 "the sufficient statistics: use precompute='auto' or True"
             )
         l1, l2 = spec.penalty.in_theta(s.coords)
+        box = None if spec.bounds is None else spec.bounds.in_theta(s.coords)
+        # the start inside the bounds (the intercept is free)
+        theta0 = s.theta0 if box is None else np.clip(s.theta0, *box)
         # theta is in units of y: no sensible first step is longer.
-        reach = 10.0 * (float(np.sqrt(s.y_var)) + float(np.abs(s.theta0).max()))
+        reach = 10.0 * (float(np.sqrt(s.y_var)) + float(np.abs(theta0).max()))
         newton = problem.second_order(s.coords)
         result = proximal_newton(
             newton,
-            s.theta0,
+            theta0,
             s.rule,
             l1=l1,
             l2=l2,
             lasso=spec.engine.kernels.gram_cd,
+            box=box,
             max_step=reach if reach > 0 else math.inf,
         )
-        if not (l1.any() or l2.any()):
+        if not (l1.any() or l2.any() or box is not None):
             result = newton.finish(result, s.spec.max_iter)
         return result, None
     if (

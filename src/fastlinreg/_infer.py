@@ -77,6 +77,12 @@ def _reason(spec: FitSpec, solutions: Sequence[Solution]) -> str | None:
             "inference: its coefficients are shrunk towards zero and OLS standard "
             "errors do not apply to them; fit with alpha=0"
         )
+    if spec.bounds is not None:
+        return (
+            "a fit within bounds (positive=True or bounds) has no valid classical "
+            "inference: a coefficient held at its bound has no sampling "
+            "distribution the standard errors describe; fit without bounds"
+        )
     for solution in solutions:
         if not solution.result.converged:
             return (

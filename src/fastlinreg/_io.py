@@ -520,7 +520,10 @@ def save_model(
         raise ValueError(
             f"{len(names)} feature names for a model with {coef.shape[0]} features"
         )
-    params = {k: _plain(v) for k, v in _refit_params(model).items()}
+    params = {
+        k: _plain_bounds(v) if k == "bounds" else _plain(v)
+        for k, v in _refit_params(model).items()
+    }
     doc = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
@@ -545,6 +548,24 @@ def save_model(
 _NOT_JSON = object()
 
 
+def _plain_bounds(bounds: Any) -> Any:
+    """``bounds`` as JSON: ``[lower, upper]``, each a number or a list of
+    them, infinities as the strings ``"inf"``/``"-inf"`` (which the estimator
+    reads back as numbers)."""
+    if bounds is None:
+        return None
+
+    def side(value: Any) -> Any:
+        arr = np.asarray(value, dtype=np.float64)
+        items = [float(v) if np.isfinite(v) else str(float(v)) for v in arr.reshape(-1)]
+        return items if arr.ndim else items[0]
+
+    try:
+        return [side(v) for v in bounds]
+    except (TypeError, ValueError):
+        return _NOT_JSON
+
+
 def _refit_params(model: Any) -> dict[str, Any]:
     """The estimator's parameters; for a ``LinearRegressionCV``, those of
     the ``LinearRegression`` at the penalty it chose (what loading gives)."""
@@ -556,7 +577,7 @@ def _refit_params(model: Any) -> dict[str, Any]:
             "save_model writes a model of one target; this LinearRegressionCV "
             f"chose {np.size(model.alpha_)} penalties: fit one target per model"
         )
-    keep = ("penalty", "fit_intercept", "backend", "n_jobs")
+    keep = ("penalty", "fit_intercept", "positive", "backend", "n_jobs")
     return {
         **{k: params[k] for k in keep},
         "alpha": float(model.alpha_),

@@ -96,6 +96,10 @@ class LinearRegressionCV(LinearModel):
         The smallest alpha of an int grid, relative to its largest.
     fit_intercept : bool, default=True
         Fit an unpenalised intercept.
+    positive : bool, default=False
+        Constrain the coefficients to be non-negative, on every fold and in
+        the refit (as ``LassoCV(positive=True)``); the ridge is then solved by
+        coordinate descent too. Not with ``cv=None`` or ``"gcv"``.
     tol : float, default=1e-10
         Coordinate descent stops when the optimality conditions hold to
         ``tol`` times the scale of the gradient.
@@ -167,6 +171,7 @@ class LinearRegressionCV(LinearModel):
         cv: Any = 5,
         eps: float = 1e-3,
         fit_intercept: bool = True,
+        positive: bool = False,
         tol: float = 1e-10,
         max_iter: int = 100_000,
         backend: str = "auto",
@@ -178,6 +183,7 @@ class LinearRegressionCV(LinearModel):
         self.cv = cv
         self.eps = eps
         self.fit_intercept = fit_intercept
+        self.positive = positive
         self.tol = tol
         self.max_iter = max_iter
         self.backend = backend
@@ -215,7 +221,9 @@ class LinearRegressionCV(LinearModel):
             alphas = int(self.alphas)
         else:
             alphas = np.sort(np.asarray(self.alphas, dtype=float))[::-1].copy()
-        rule = _cv.Rule(float(self.tol), min(int(self.max_iter), 2**62))
+        rule = _cv.Rule(
+            float(self.tol), min(int(self.max_iter), 2**62), bool(self.positive)
+        )
         on_dask = is_dask_collection(X) or is_dask_collection(y)
         search: Callable[[int], _cv.Choice]
         if self.cv is None or (isinstance(self.cv, str) and self.cv == "gcv"):
@@ -277,6 +285,8 @@ class LinearRegressionCV(LinearModel):
         )
         if not self.tol > 0:
             raise ValueError(f"tol must be a positive finite float, got {self.tol!r}")
+        if not isinstance(self.positive, bool | np.bool_):
+            raise TypeError(f"positive must be True or False, got {self.positive!r}")
         self._check_alphas()
         if self.penalty == "l1":
             return [1.0]
@@ -320,6 +330,12 @@ class LinearRegressionCV(LinearModel):
     ) -> tuple[SufficientStats, np.dtype[Any], tuple[Any, Any, Any] | None]:
         """``cv=None`` / ``"gcv"``: the statistics of all the rows, the dtype,
         and the rows themselves (None for Dask, which ``cv=None`` refuses)."""
+        if self.positive:
+            raise ValueError(
+                f"cv={self.cv!r} (leave-one-out or generalised cross-validation) "
+                "has closed forms for the unconstrained ridge only: use an int cv "
+                "with positive=True"
+            )
         if self.penalty != "l2":
             raise ValueError(
                 f"cv={self.cv!r} (leave-one-out or generalised cross-validation) "

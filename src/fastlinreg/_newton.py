@@ -65,26 +65,38 @@ class SecondOrder(Protocol):
 # model's scale (the largest entry of its gradient or curvature).
 _CD_TOL = 1e-12
 _CD_MAX_SWEEPS = 10_000
-# gram_cd(G, g, beta, l1, l2, tol, max_sweeps, l1_prev, l1_factor)
+# gram_cd(G, g, beta, l1, l2, tol, max_sweeps, l1_prev, l1_factor, lower, upper)
 Lasso = Callable[..., tuple[int, float]]
+# Bounds on theta: (lower, upper), ±inf where there is none.
+Box = tuple[F64, F64]
 _MAX_DAMPING_TRIES = 12
 _MIN_DAMPING = 1e-9
 
 
-def _min_norm_subgradient(theta: F64, g: F64, l1: F64) -> F64:
-    """The smallest element of the subdifferential of ``f + Σ l1·|θ|``.
+def _min_norm_subgradient(theta: F64, g: F64, l1: F64, box: Box | None = None) -> F64:
+    """The smallest element of the subdifferential of ``f + Σ l1·|θ|``,
+    projected on the bounds ``box`` (when given).
 
     Zero exactly at the minimum; for a θ_j at zero the L1 term absorbs up to
-    ``l1_j`` of its gradient.
+    ``l1_j`` of its gradient, and at a bound a push outwards is no violation.
     """
     at_zero = theta == 0.0
     sub = g + l1 * np.sign(theta)
     sub[at_zero] = np.sign(g[at_zero]) * np.maximum(np.abs(g[at_zero]) - l1[at_zero], 0)
+    if box is not None:
+        lower, upper = box
+        sub[((theta <= lower) & (sub > 0)) | ((theta >= upper) & (sub < 0))] = 0.0
     return sub
 
 
 def _newton_step(
-    theta: F64, g: F64, H: F64, l1: F64, damping: float, lasso: Lasso
+    theta: F64,
+    g: F64,
+    H: F64,
+    l1: F64,
+    damping: float,
+    lasso: Lasso,
+    box: Box | None = None,
 ) -> F64:
     """Minimise ``g·δ + ½ δᵀ(H + μI)δ + Σ l1·|θ + δ|`` over δ.
 
@@ -92,7 +104,8 @@ def _newton_step(
     a singular H (a constant column, fewer rows with curvature than unknowns)
     gets a growing μ until its Cholesky factor exists. Without L1, a Cholesky
     solve; with L1, coordinate descent (``lasso``: the backend's
-    ``gram_cd``) on ``u = θ + δ`` with soft-thresholding, from ``u = θ``.
+    ``gram_cd``) on ``u = θ + δ`` with soft-thresholding, from ``u = θ``;
+    within bounds (``box``, which θ satisfies), the same clipped to them.
     """
     dim = theta.shape[0]
     diag = np.diag(H).copy()
@@ -106,13 +119,69 @@ def _newton_step(
             mu = max(mu * 100.0, 1e-12 * scale)
     else:
         return -g / scale
-    if not l1.any():
+    if not l1.any() and box is None:
         z = np.linalg.solve(chol, -g)
         return np.asarray(np.linalg.solve(chol.T, z))
     # minimise ½ uᵀ A u − bᵀ u + Σ l1·|u|, A = H + μI, b = A θ − g
     A = np.ascontiguousarray(H + mu * np.eye(dim))
     b = np.ascontiguousarray(A @ theta - g)
+    if box is not None:
+        return _box_model(A, b, theta, np.ascontiguousarray(l1), lasso, box) - theta
     return _lasso_model(A, b, theta, np.ascontiguousarray(l1), lasso) - theta
+
+
+def _box_model(A: F64, b: F64, start: F64, l1: F64, lasso: Lasso, box: Box) -> F64:
+    """``argmin ½ uᵀAu − bᵀu + Σ l1·|u|`` within ``box``, from ``start``
+    (inside it): coordinate descent clipped to the bounds, each round of
+    sweeps followed by an exact guess (the coordinates off their bounds and
+    off zero solved with the others held, accepted when it stays inside
+    and satisfies every optimality condition), four times more sweeps after
+    a guess that fails."""
+    lower, upper = np.ascontiguousarray(box[0]), np.ascontiguousarray(box[1])
+    size = max(float(np.abs(b).max(initial=0.0)), float(np.abs(A).max(initial=0.0)))
+    tol = _CD_TOL * (size if size > 0 else 1.0)
+    u = start.copy()
+    sweeps, spent = 16, 0
+    while spent < _CD_MAX_SWEEPS:
+        todo = min(sweeps, _CD_MAX_SWEEPS - spent)
+        done, violation = lasso(A, b, u, 1.0, 0.0, tol, todo, 0.0, l1, lower, upper)
+        spent += max(int(done), 1)
+        if violation <= tol:
+            return u
+        guess = _held_solution(A, b, u, l1, box)
+        if guess is not None and _box_violation(A, b, guess, l1, box) <= tol:
+            return guess
+        sweeps *= 4
+    return u
+
+
+def _held_solution(A: F64, b: F64, u: F64, l1: F64, box: Box) -> F64 | None:
+    """The model's minimiser over the coordinates of ``u`` off their bounds
+    and off zero (signs as in ``u``), the others held; None if it leaves
+    the box or changes a sign."""
+    lower, upper = box
+    free = (u > lower) & (u < upper) & ((u != 0.0) | (l1 == 0.0))
+    if not free.any():
+        return None
+    held = ~free
+    rhs = b[free] - A[np.ix_(free, held)] @ u[held] - l1[free] * np.sign(u[free])
+    try:
+        part = np.linalg.solve(A[np.ix_(free, free)], rhs)
+    except np.linalg.LinAlgError:
+        return None
+    out = u.copy()
+    out[free] = part
+    penalised = l1[free] > 0
+    if np.any(np.sign(part[penalised]) != np.sign(u[free][penalised])):
+        return None
+    if np.any(part < lower[free]) or np.any(part > upper[free]):
+        return None
+    return out
+
+
+def _box_violation(A: F64, b: F64, u: F64, l1: F64, box: Box) -> float:
+    """The largest optimality violation of the box model at ``u``."""
+    return float(np.abs(_min_norm_subgradient(u, A @ u - b, l1, box)).max(initial=0.0))
 
 
 def _lasso_model(A: F64, b: F64, start: F64, l1: F64, lasso: Lasso) -> F64:
@@ -210,12 +279,16 @@ def proximal_newton(
     l1: F64,
     l2: F64,
     lasso: Lasso,
+    box: Box | None = None,
     max_step: float = math.inf,
 ) -> SolverResult:
-    """Minimise ``objective + Σ l1·|θ| + ½ Σ l2·θ²`` by proximal Newton steps.
+    """Minimise ``objective + Σ l1·|θ| + ½ Σ l2·θ²`` by proximal Newton steps,
+    within ``box`` (per-coordinate bounds, which ``theta0`` satisfies) when
+    given.
 
     ``l1`` and ``l2`` are per-coordinate penalty weights (0 for the intercept);
-    ``lasso`` minimises each step's model with L1 (the backend's ``gram_cd``).
+    ``lasso`` minimises each step's model with L1 or bounds (the backend's
+    ``gram_cd``); every step stays inside the box (it is convex).
     ``max_step`` caps the length of the first step (a step radius that then
     adapts: the length of the last accepted step after a shortened one,
     growing fourfold after a full one), so a near-singular Hessian cannot
@@ -243,7 +316,7 @@ def proximal_newton(
     damping = 0.0
     reported = -1
     reason: str | None = None
-    gnorm = _norm(_min_norm_subgradient(theta, g, l1))
+    gnorm = _norm(_min_norm_subgradient(theta, g, l1, box))
     while reason is None:
         if not (math.isfinite(F) and math.isfinite(gnorm)):
             reason = "diverged"
@@ -260,7 +333,7 @@ def proximal_newton(
         if n_iter >= rule.max_iter:
             reason = "max_iter"
             break
-        delta = _newton_step(theta, g, H, l1, damping, lasso)
+        delta = _newton_step(theta, g, H, l1, damping, lasso, box)
         length = _norm(delta)
         if length > max_step:
             delta *= max_step / length
@@ -275,7 +348,7 @@ def proximal_newton(
         if not objective.final and -predicted <= max(objective.stage_tol(), rounding):
             if objective.advance(exact):
                 F, exact, g, H = evaluate(theta)
-                gnorm = _norm(_min_norm_subgradient(theta, g, l1))
+                gnorm = _norm(_min_norm_subgradient(theta, g, l1, box))
             continue
         t = 1.0
         for _ in range(_MAX_BACKTRACKS):
@@ -293,7 +366,7 @@ def proximal_newton(
             damping = 0.0
         max_step = t * length if t < 1.0 else max(max_step, 4.0 * length)
         theta, F, exact, g, H = trial, F_new, exact_new, g_new, H_new
-        gnorm = _norm(_min_norm_subgradient(theta, g, l1))
+        gnorm = _norm(_min_norm_subgradient(theta, g, l1, box))
         curve.append(exact)
         n_iter += 1
         if exact > _diverged_above(curve[0]):

@@ -98,40 +98,47 @@ def gram_cd(
     max_sweeps: int,
     l1_prev: float = 0.0,
     l1_factor: F64 | None = None,
+    lower: F64 | None = None,
+    upper: F64 | None = None,
 ) -> tuple[int, float]:
     """Coordinate descent on ``½ βᵀGβ − gᵀβ + l1 Σ f_j|β_j| + ½ l2‖β‖²``
-    (``f = l1_factor``, default ones) from ``beta`` (overwritten), screened by
-    the strong rule when ``l1_prev > l1``; ``(sweeps, violation)`` (see the
-    compiled twin)."""
+    (``f = l1_factor``, default ones) within ``lower ≤ β ≤ upper`` from
+    ``beta`` (overwritten), screened by the strong rule when ``l1_prev >
+    l1`` and unbounded; ``(sweeps, violation)`` (see the compiled twin)."""
     d = G.shape[0]
     if G.shape != (d, d) or g.shape[0] != d or beta.shape[0] != d:
         raise ValueError(f"G must be {d} x {d}, g and beta need {d} entries")
-    if l1_factor is not None and l1_factor.shape[0] != d:
-        raise ValueError(f"l1_factor needs {d} entries, got {l1_factor.shape[0]}")
+    for name, a in (("l1_factor", l1_factor), ("lower", lower), ("upper", upper)):
+        if a is not None and a.shape[0] != d:
+            raise ValueError(f"{name} needs {d} entries, got {a.shape[0]}")
     lam = np.full(d, float(l1)) if l1_factor is None else l1 * l1_factor
-    prev = l1_prev * (np.ones(d) if l1_factor is None else l1_factor)
+    lo = np.full(d, -np.inf) if lower is None else lower
+    hi = np.full(d, np.inf) if upper is None else upper
     r = g - G @ beta
     keep = np.ones(d, dtype=bool)
-    if l1_prev > l1:
+    if l1_prev > l1 and lower is None and upper is None:
         # the strong rule: drop j at zero with |r_j| < 2 l1 − l1_prev
+        prev = l1_prev * (np.ones(d) if l1_factor is None else l1_factor)
         keep = (beta != 0) | (np.abs(r) >= 2.0 * lam - prev)
+    box = (lam, l2, lo, hi)
     sweeps = refreshed = 0
     while True:
-        worst = _cd_violation(r, beta, lam, l2, keep)
+        worst = _cd_violation(r, beta, box, keep)
         while worst > tol and sweeps < max_sweeps:
             for j in np.flatnonzero(keep):
                 denom = G[j, j] + l2
                 if denom <= 0.0:
                     continue
                 old = beta[j]
-                # β_j = S(r_j + G_jj β_j, l1) / (G_jj + l2)
+                # β_j = clip(S(r_j + G_jj β_j, l1_j) / (G_jj + l2), bounds)
                 v = r[j] + G[j, j] * old
                 new = math.copysign(max(abs(v) - lam[j], 0.0), v) / denom
+                new = min(max(new, lo[j]), hi[j])
                 if new != old:
                     beta[j] = new
                     r -= G[j] * (new - old)
             sweeps += 1
-            worst = _cd_violation(r, beta, lam, l2, keep)
+            worst = _cd_violation(r, beta, box, keep)
         # the KKT check of the screened: violators join the sweeps
         joined = ~keep & (np.abs(r) - lam > tol)
         if joined.any() and sweeps < max_sweeps:
@@ -140,23 +147,27 @@ def gram_cd(
         # the updated residual drifts by rounding: judge a fresh one
         r = g - G @ beta
         keep[:] = True
-        worst = _cd_violation(r, beta, lam, l2, keep)
+        worst = _cd_violation(r, beta, box, keep)
         refreshed += 1
         if worst <= tol or sweeps >= max_sweeps or refreshed == 3:
             return sweeps, worst
 
 
 def _cd_violation(
-    r: F64, beta: F64, l1: F64, l2: float, keep: npt.NDArray[np.bool_]
+    r: F64, beta: F64, box: tuple[F64, float, F64, F64], keep: npt.NDArray[np.bool_]
 ) -> float:
-    """The largest entry of the minimum-norm subgradient at ``beta`` over the
-    coordinates in ``keep``."""
-    v = np.where(
+    """The largest entry of the minimum-norm subgradient at ``beta``,
+    projected on the bounds, over the coordinates in ``keep``."""
+    lam, l2, lo, hi = box
+    grad = -r + l2 * beta
+    s = np.where(
         beta != 0,
-        np.abs(-r + l2 * beta + l1 * np.sign(beta)),
-        np.maximum(np.abs(r) - l1, 0.0),
+        grad + lam * np.sign(beta),
+        np.sign(grad) * np.maximum(np.abs(grad) - lam, 0.0),
     )
-    return float(v[keep].max(initial=0.0))
+    # at a bound, a push outwards is no violation
+    s[((beta <= lo) & (s > 0)) | ((beta >= hi) & (s < 0))] = 0.0
+    return float(np.abs(s[keep]).max(initial=0.0))
 
 
 def moments(X: Array, y: Array, mean: F64, m2: F64, n_threads: int) -> None:

@@ -1,7 +1,9 @@
-"""The penalty ``alpha · (l1_ratio · ‖coef‖₁ + ½ (1 − l1_ratio) · ‖coef‖²)``.
+"""The penalty ``alpha · (l1_ratio · ‖coef‖₁ + ½ (1 − l1_ratio) · ‖coef‖²)``,
+and the bounds ``lower ≤ coef ≤ upper`` (``positive=True``: ``coef ≥ 0``).
 
 Never applied to the intercept. In the solver's coordinates (see ``_coords``)
-it becomes per-coordinate L1 and L2 weights, which the Newton loop reads.
+they become per-coordinate L1 and L2 weights and bounds, which the Newton
+loop reads.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ._coords import Coordinates
 from ._typing import F64
 from ._validation import check_choice, check_real
 
-__all__ = ["PENALTIES", "Penalty", "check_penalty"]
+__all__ = ["PENALTIES", "Bounds", "Penalty", "check_bounds", "check_penalty"]
 
 PENALTIES = ("l2", "l1", "elasticnet", None)
 
@@ -74,3 +76,76 @@ def check_penalty(penalty: Any, alpha: Any, l1_ratio: Any) -> Penalty:
         return Penalty(0.0, 0.0)
     ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, ratio)
     return Penalty(a, ratio)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """``lower ≤ coef ≤ upper``, each a float or one value per feature
+    (±inf where there is none); the intercept is free."""
+
+    lower: Any
+    upper: Any
+
+    def in_theta(self, coords: Coordinates) -> tuple[F64, F64]:
+        """The bounds on the solver's ``theta`` (``coef = v / scale``, so
+        ``v_j ∈ scale_j · [lower_j, upper_j]``); ``ValueError`` when their
+        length is not the number of features."""
+        d = coords.d
+        extra = 1 if coords.fit_intercept else 0
+        lo = np.full(d + extra, -np.inf)
+        hi = np.full(d + extra, np.inf)
+        for name, value, out in (("lower", self.lower, lo), ("upper", self.upper, hi)):
+            arr = np.asarray(value, dtype=np.float64)
+            if arr.ndim == 1 and arr.shape[0] != d:
+                raise ValueError(
+                    f"bounds: the {name} bounds have {arr.shape[0]} entries, but "
+                    f"X has {d} features"
+                )
+            with np.errstate(invalid="ignore"):  # (inf · 0 does not occur: scale > 0)
+                out[:d] = arr * coords.scale
+        return lo, hi
+
+
+def check_bounds(positive: Any, bounds: Any) -> Bounds | None:
+    """The :class:`Bounds` of ``positive`` and ``bounds``, None for none, or
+    ``ValueError``/``TypeError`` naming the problem."""
+    if not isinstance(positive, bool | np.bool_):
+        raise TypeError(f"positive must be True or False, got {positive!r}")
+    if bounds is None:
+        return Bounds(0.0, np.inf) if positive else None
+    if isinstance(bounds, str | bytes) or not (
+        isinstance(bounds, tuple | list) and len(bounds) == 2
+    ):
+        raise TypeError(
+            "bounds must be None or a pair (lower, upper) of floats or arrays "
+            f"of one value per feature, got {bounds!r:.80}"
+        )
+    sides = []
+    for name, value in zip(("lower", "upper"), bounds, strict=True):
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"bounds: the {name} bound must be a float or an array of "
+                f"floats, got {value!r:.60}"
+            ) from None
+        if arr.ndim > 1 or np.isnan(arr).any() or arr.size == 0:
+            raise ValueError(
+                f"bounds: the {name} bound must be a float or a 1-D array of "
+                f"numbers (±inf for none), got {value!r:.60}"
+            )
+        sides.append(arr if arr.ndim else float(arr))
+    lower, upper = sides
+    if positive:
+        lower = np.maximum(lower, 0.0)  # (positive=True: coef ≥ 0 as well)
+    lo, hi = np.asarray(lower), np.asarray(upper)
+    if lo.shape != hi.shape and lo.ndim and hi.ndim:
+        raise ValueError(
+            f"bounds: lower has {lo.shape[0]} entries and upper {hi.shape[0]}"
+        )
+    if np.any(lo > hi) or np.any(lo == np.inf) or np.any(hi == -np.inf):
+        raise ValueError(
+            "bounds: every lower bound must be at most its upper bound, below "
+            f"+inf, and every upper above -inf; got {bounds!r:.80}"
+        )
+    return Bounds(lower, upper)

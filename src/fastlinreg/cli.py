@@ -194,6 +194,7 @@ def _model(args: argparse.Namespace, cov_type: Any) -> LinearRegression:
         alpha=args.alpha,
         penalty=None if args.penalty == "none" else args.penalty,
         l1_ratio=args.l1_ratio,
+        positive=args.positive,
         learning_rate=args.learning_rate,
         max_iter=args.max_iter,
         tol=args.tol,
@@ -226,6 +227,7 @@ def _cv_model(args: argparse.Namespace) -> LinearRegressionCV:
         l1_ratio=args.l1_ratio,
         cv=args.cv,
         fit_intercept=not args.no_intercept,
+        positive=args.positive,
         backend=args.backend,
         n_jobs=args.n_jobs,
     )
@@ -385,6 +387,11 @@ def _estimator_options(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="strength of the penalty on the coefficients (default 0: none), "
         "or 'cv' to choose it by K-fold cross-validation in one pass",
+    )
+    p.add_argument(
+        "--positive",
+        action="store_true",
+        help="constrain the coefficients to be >= 0 (the intercept stays free)",
     )
     p.add_argument(
         "--cv",

@@ -52,22 +52,19 @@ class LinearRegression(InferenceMixin, LinearModel):
         sum(s * loss(r)) / sum(s)
             + alpha * (l1_ratio * ||coef||_1 + 0.5 * (1 - l1_ratio) * ||coef||_2**2)
 
-    The default is least squares, ``mean(r**2)``. For it, the gradient comes
-    either from one fused pass of the kernel over the data per step (compiled,
-    or its NumPy twin), or from sufficient statistics gathered in one pass,
-    after which a step costs O(n_features²) instead of O(n_samples·n_features).
-    The other losses, and any penalty, are minimised by proximal Newton steps
-    whose gradient and curvature come from one fused pass each (sufficient
-    statistics again for the squared error).
+    The default is least squares, ``mean(r**2)``. Its gradient comes from one
+    fused pass of the kernel per step, or from sufficient statistics gathered
+    in one pass (then a step costs O(n_features²)). Other losses, penalties
+    and bounds take proximal Newton steps (gradient and curvature from one
+    fused pass each, or from the statistics for the squared error).
 
     Mapping onto scikit-learn (squared error; ``n`` rows): ``Lasso(alpha=a)``
     is ``penalty="l1", alpha=2*a``; ``ElasticNet(alpha=a, l1_ratio=r)`` is
     ``penalty="elasticnet", alpha=2*a, l1_ratio=r``; ``Ridge(alpha=a)`` is
-    ``penalty="l2", alpha=2*a/n`` (Ridge sums rather than averages the squared
-    residuals). ``QuantileRegressor(quantile=q, alpha=0)`` is
-    ``loss="quantile", quantile=q``. Our ``"huber"`` is SGDRegressor's (a fixed
-    threshold ``epsilon`` in the units of ``y``), not HuberRegressor's (which
-    also estimates a scale).
+    ``penalty="l2", alpha=2*a/n`` (Ridge sums the squared residuals).
+    ``QuantileRegressor(quantile=q, alpha=0)`` is ``loss="quantile",
+    quantile=q``. Our ``"huber"`` is SGDRegressor's (a fixed threshold in the
+    units of ``y``), not HuberRegressor's (which also estimates a scale).
 
     Parameters
     ----------
@@ -76,24 +73,26 @@ class LinearRegression(InferenceMixin, LinearModel):
         ``loss(r)``: ``r**2``; ``|r|``; ``r**2/2`` for ``|r| <= epsilon`` and
         ``epsilon*|r| - epsilon**2/2`` beyond; the pinball loss
         ``max(quantile*r, (quantile - 1)*r)``; ``max(0, |r| - epsilon)``. The
-        non-smooth ones (absolute, quantile, epsilon-insensitive) are solved
-        through a sequence of smoothed versions (each kink rounded off within
-        ``h`` of it, ``h`` shrinking to ``1e-4`` times the mean loss), so the
-        objective reached is within ``5e-5`` relative of the exact minimum,
-        in practice much closer.
+        non-smooth ones are solved through smoothed versions; unpenalised
+        absolute and quantile fits end at the linear programme's exact vertex.
     epsilon : float, default=0.1
-        Threshold of ``"huber"``, width of ``"epsilon_insensitive"`` (in the
-        units of ``y``).
+        Huber's threshold, epsilon-insensitive's width (units of ``y``).
     quantile : float, default=0.5
-        Level of the ``"quantile"`` loss, in (0, 1); 0.5 is the median.
+        Level of the ``"quantile"`` loss, in (0, 1) (0.5: the median).
     alpha : float, default=0.0
-        Strength of the penalty (never applied to the intercept).
+        Strength of the penalty (never on the intercept).
     penalty : {"l2", "l1", "elasticnet", None}, default="l2"
-        ``"l2"``: ``l1_ratio`` taken as 0; ``"l1"``: as 1 (coefficients become
-        exactly zero through soft-thresholding); ``"elasticnet"``: the given
-        ``l1_ratio``; None: no penalty whatever ``alpha``.
+        ``"l2"``: ``l1_ratio`` taken as 0; ``"l1"``: as 1 (exact zeros);
+        ``"elasticnet"``: the given ``l1_ratio``; None: no penalty.
     l1_ratio : float, default=0.15
         The L1 share of an elastic-net penalty, in [0, 1].
+    positive : bool, default=False
+        Coefficients ``>= 0`` (the intercept free), any loss and penalty.
+    bounds : (lower, upper) or None, default=None
+        ``lower <= coef_ <= upper``, each a float or one value per feature
+        (``±np.inf``: none; ``positive=True`` raises lower bounds to 0):
+        Newton steps that stay inside, stopped by the projected optimality
+        conditions. Bounded fits have no classical inference.
     learning_rate : "auto" or float, default="auto"
         ``"auto"``: descent in internally standardised coordinates (means and
         scales folded into the coefficients, the data never copied) with a step
@@ -220,6 +219,8 @@ class LinearRegression(InferenceMixin, LinearModel):
         alpha: float = 0.0,
         penalty: Literal["l2", "l1", "elasticnet"] | None = "l2",
         l1_ratio: float = 0.15,
+        positive: bool = False,
+        bounds: tuple[float | npt.ArrayLike, float | npt.ArrayLike] | None = None,
         learning_rate: float | Literal["auto"] = "auto",
         max_iter: int = 1000,
         tol: float = 1e-10,
@@ -240,6 +241,8 @@ class LinearRegression(InferenceMixin, LinearModel):
         self.alpha = alpha
         self.penalty = penalty
         self.l1_ratio = l1_ratio
+        self.positive = positive
+        self.bounds = bounds
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol

@@ -13,4 +13,6 @@ def gram_cd(
     max_sweeps: int,
     l1_prev: float = 0.0,
     l1_factor: npt.NDArray[np.float64] | None = None,
+    lower: npt.NDArray[np.float64] | None = None,
+    upper: npt.NDArray[np.float64] | None = None,
 ) -> tuple[int, float]: ...
