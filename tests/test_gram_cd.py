@@ -196,3 +196,36 @@ def test_penalised_quantile_is_fast_and_at_highs_objective(quantile):
     assert ours.n_iter_ < 200
     best = objective(theirs.coef_, theirs.intercept_)
     assert objective(ours.coef_, ours.intercept_) == pytest.approx(best, rel=1e-6)
+
+
+@given(case=cases, seed=st.integers(0, 2**16))
+def test_bounds_twins_agree_and_project(cython_kernels, numpy_kernels, case, seed):
+    """Within bounds: both twins end at the same point, where the optimality
+    conditions hold projected on the bounds (from the formula)."""
+    _, d, collinear, share, rel = case
+    G, g = problem(seed, d, collinear)
+    rng = np.random.default_rng(seed + 1)
+    lower = np.where(rng.uniform(size=d) < 0.5, rng.uniform(-0.3, 0.0, d), -np.inf)
+    upper = np.where(rng.uniform(size=d) < 0.5, rng.uniform(0.0, 0.3, d), np.inf)
+    top = float(np.abs(g).max())
+    l1, l2 = rel * top * share, rel * top * (1 - share)
+    tol = 1e-10 * max(top, float(np.abs(G).max()))
+    out = []
+    for kernels in (cython_kernels, numpy_kernels):
+        beta = np.zeros(d)
+        _, viol = kernels.gram_cd(
+            G, g, beta, l1, l2, tol, 100_000, 0.0, None, lower, upper
+        )
+        assert viol <= tol
+        assert np.all((beta >= lower) & (beta <= upper))
+        out.append(beta)
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-7, atol=1e-8 * max(1.0, top))
+    beta = out[0]
+    grad = -(g - G @ beta) + l2 * beta
+    s = np.where(
+        beta != 0,
+        grad + l1 * np.sign(beta),
+        np.sign(grad) * np.maximum(np.abs(grad) - l1, 0),
+    )
+    s[((beta <= lower) & (s > 0)) | ((beta >= upper) & (s < 0))] = 0.0
+    assert np.abs(s).max() <= 2 * tol
