@@ -946,6 +946,16 @@ def precompute_rule(v: Any) -> str:
     return "either" if real(v) and v in (0, 1) else "invalid"
 
 
+def alpha_rule(v: Any) -> str:
+    """A float >= 0, or a 1-D list/array of them, one per target (its
+    length must match y: "either")."""
+    if isinstance(v, list | tuple | np.ndarray) and np.ndim(v) == 1:
+        items = v.tolist() if isinstance(v, np.ndarray) else list(v)
+        ok = bool(items) and all(number(0)(a) == "valid" for a in items)
+        return "either" if ok else "invalid"
+    return number(0)(v)
+
+
 def bounds_rule(v: Any) -> str:
     """None, or (lower, upper) of floats (arrays: their length must be the
     number of features, "either"), lower ≤ upper, no NaN."""
@@ -1014,7 +1024,7 @@ PARAMS: dict[str, Param] = {
     "loss": Param(S(LOSS_NAMES), choice(*LOSS_NAMES)),
     "epsilon": Param(S([0.1, 1.0]), number(0)),
     "quantile": Param(S([0.5, 0.9]), number(0, 1, open_low=True, open_high=True)),
-    "alpha": Param(S([0.0, 0.01, 1.0]), number(0)),
+    "alpha": Param(S([0.0, 0.01, 1.0]), lambda v: alpha_rule(v)),
     "penalty": Param(S(PENALTIES), choice(*PENALTIES)),
     "l1_ratio": Param(S([0.0, 0.15, 1.0]), number(0, 1)),
     "positive": Param(S([False, False, True]), boolean),
@@ -2111,3 +2121,13 @@ def test_numpy_strings_are_accepted(name: str, value: str) -> None:
     out = run(lambda: LinearRegression(**{name: np.str_(value)}).fit(X, y))
     assert out.error is None, out.error
     np.testing.assert_array_equal(out.value.coef_, want.coef_)
+
+
+def test_one_tiny_row_without_intercept_is_refused() -> None:
+    """Found by the fuzz: one row of X = 1e-300 with no intercept gave coef 0,
+    "converged" (its square underflows to 0, so the statistics saw nothing),
+    where the least-squares answer is y / 1e-300: now the underflow error."""
+    out = run(
+        lambda: LinearRegression(fit_intercept=False).fit(np.array([[1e-300]]), [-2.13])
+    )
+    assert_refused(out, {"overflow"}, {"X"})

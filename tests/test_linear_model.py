@@ -342,3 +342,27 @@ def test_n_jobs_does_not_change_the_result(backend):
     assert one.intercept_ == two.intercept_
     assert np.array_equal(one.loss_curve_, two.loss_curve_)
     assert one.n_iter_ == two.n_iter_
+
+
+def test_alpha_per_target_as_ridge():
+    sklm = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 4))
+    Y = np.c_[X @ [1.0, 2.0, 3.0, 4.0], X @ [-1.0, 0.0, 1.0, 0.0]]
+    Y = Y + rng.normal(size=(200, 2))
+    model = LinearRegression(alpha=[0.1, 2.0]).fit(X, Y)
+    theirs = sklm.Ridge(alpha=np.array([0.1, 2.0]) * 200 / 2).fit(X, Y)
+    np.testing.assert_allclose(model.coef_, theirs.coef_, rtol=1e-10, atol=1e-12)
+    for j, a in enumerate([0.1, 2.0]):
+        one = LinearRegression(alpha=a).fit(X, Y[:, j])
+        np.testing.assert_allclose(model.coef_[j], one.coef_, rtol=1e-12)
+    part = LinearRegression(alpha=np.array([0.1, 2.0]))
+    for rows in np.array_split(np.arange(200), 3):
+        part.partial_fit(X[rows], Y[rows])
+    np.testing.assert_allclose(part.coef_, model.coef_, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="alpha has 3 values"):
+        LinearRegression(alpha=[0.1, 2.0, 3.0]).fit(X, Y)
+    with pytest.raises(ValueError, match="alpha"):
+        LinearRegression(alpha=[0.1, -2.0]).fit(X, Y)
+    with pytest.raises(ValueError, match="penalised"):
+        LinearRegression(alpha=[0.0, 2.0]).fit(X, Y).inference_  # noqa: B018

@@ -15,6 +15,7 @@ that fails after one target warned leaves neither model nor warning behind.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import operator
@@ -33,7 +34,14 @@ from ._inference import check_cov_type
 from ._losses import Loss, check_loss
 from ._m_inference import check_loss_cov_type
 from ._newton import SecondOrder, proximal_newton
-from ._penalties import Bounds, Penalty, check_bounds, check_penalty
+from ._penalties import (
+    Bounds,
+    Penalty,
+    check_bounds,
+    check_penalty,
+    per_target_alphas,
+    per_target_penalties,
+)
 from ._progress import IterationInfo, Watcher
 from ._refine import REFINE_CONDITION, UNTRUSTED_CONDITION, condition_number, refine
 from ._solver import (
@@ -89,6 +97,21 @@ class FitSpec:
     estimator: str = "LinearRegression"
     cov_type: str = "nonrobust"
     bounds: Bounds | None = None  # positive=True or bounds=(lower, upper)
+    # alpha given per target (an array): each target's penalty; ``penalty``
+    # is then the largest, which decides what the fit as a whole allows
+    penalties: tuple[Penalty, ...] | None = None
+
+    def for_target(self, j: int, n_targets: int) -> FitSpec:
+        """Target ``j``'s spec: its own penalty when ``alpha`` was given per
+        target (``ValueError`` when their numbers differ)."""
+        if self.penalties is None:
+            return self
+        if len(self.penalties) != n_targets:
+            raise ValueError(
+                f"alpha has {len(self.penalties)} values, one per target, but y "
+                f"has {n_targets} target(s)"
+            )
+        return dataclasses.replace(self, penalties=None, penalty=self.penalties[j])
 
     @property
     def fixed_step(self) -> bool:
@@ -152,15 +175,17 @@ def _build_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
     )
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {callback!r}")
+    alphas = per_target_alphas(params["alpha"])
     loss, penalty = _cached(
         _checked_terms,
         params["loss"],
         params["epsilon"],
         params["quantile"],
         params["penalty"],
-        params["alpha"],
+        params["alpha"] if alphas is None else max(alphas),
         params["l1_ratio"],
     )
+    penalties = per_target_penalties(params["penalty"], alphas, params["l1_ratio"])
     engine = Engine.resolve(params["backend"], params["n_jobs"])
     rate = params["learning_rate"]
     precompute = params["precompute"]
@@ -182,6 +207,7 @@ def _build_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
         estimator=estimator,
         cov_type=cov_type,
         bounds=bounds,
+        penalties=penalties,
     )
 
 
@@ -362,7 +388,7 @@ def solve(spec: FitSpec, problem: Problem, init: Init = (None, None)) -> Solutio
 
 def _setup(spec: FitSpec, problem: Problem, init: Init) -> _Setup:
     mean, var = problem.mean, problem.var
-    _check_no_underflow(mean, var, problem.n_rows)
+    _check_no_underflow(mean, var, problem.n_rows, spec.fit_intercept)
     d = mean.shape[0] - 1
     if spec.fit_intercept:
         y_var = float(var[d])
@@ -417,14 +443,17 @@ _TINY_VARIANCE = 1e-280
 _TINY_VALUE = 1e-140
 
 
-def _check_no_underflow(mean: F64, var: F64, n_rows: float) -> None:
+def _check_no_underflow(
+    mean: F64, var: F64, n_rows: float, fit_intercept: bool = True
+) -> None:
     """Raise when the data are so small that their squares underflow (a zero
-    variance of tiny values counts from two rows on: one row has none)."""
+    variance of tiny values counts from two rows on: one row has none, unless
+    there is no intercept, when the raw squares are the model's)."""
     if var.min() >= _TINY_VARIANCE:
         return  # the common case, in one reduction: no variance is tiny or 0
     d = mean.shape[0] - 1
     tiny = (var > 0) & (var < _TINY_VARIANCE)
-    if n_rows > 1:
+    if n_rows > 1 or not fit_intercept:
         tiny |= (var == 0) & (np.abs(mean) > 0) & (np.abs(mean) < _TINY_VALUE)
     if tiny.any():
         j = int(np.flatnonzero(tiny)[0])

@@ -17,7 +17,15 @@ from ._coords import Coordinates
 from ._typing import F64
 from ._validation import check_choice, check_real
 
-__all__ = ["PENALTIES", "Bounds", "Penalty", "check_bounds", "check_penalty"]
+__all__ = [
+    "PENALTIES",
+    "Bounds",
+    "Penalty",
+    "check_bounds",
+    "check_penalty",
+    "per_target_alphas",
+    "per_target_penalties",
+]
 
 PENALTIES = ("l2", "l1", "elasticnet", None)
 
@@ -61,6 +69,32 @@ class Penalty:
         np.minimum(l1, _MAX_WEIGHT, out=l1)
         np.minimum(l2, _MAX_WEIGHT, out=l2)
         return l1, l2
+
+
+def per_target_alphas(alpha: Any) -> tuple[float, ...] | None:
+    """``alpha`` given as a 1-D array or list: one value per target, each
+    checked as ``alpha``; None for a single value."""
+    if not isinstance(alpha, list | tuple | np.ndarray) or np.ndim(alpha) != 1:
+        return None
+    values = tuple(
+        check_real(a, "alpha", "a non-negative finite float, or one per target")
+        for a in (alpha.tolist() if isinstance(alpha, np.ndarray) else alpha)
+    )
+    if not values or min(values) < 0:
+        raise ValueError(
+            "alpha must be a non-negative finite float or a non-empty array of "
+            f"them, one per target; got {alpha!r:.80}"
+        )
+    return values
+
+
+def per_target_penalties(
+    penalty: Any, alphas: tuple[float, ...] | None, l1_ratio: Any
+) -> tuple[Penalty, ...] | None:
+    """The penalty of each target of ``alphas`` (None: one for all)."""
+    if alphas is None:
+        return None
+    return tuple(check_penalty(penalty, a, l1_ratio) for a in alphas)
 
 
 def check_penalty(penalty: Any, alpha: Any, l1_ratio: Any) -> Penalty:

@@ -79,8 +79,8 @@ class LinearRegression(InferenceMixin, LinearModel):
         Huber's threshold, epsilon-insensitive's width (units of ``y``).
     quantile : float, default=0.5
         Level of the ``"quantile"`` loss, in (0, 1) (0.5: the median).
-    alpha : float, default=0.0
-        Strength of the penalty (never on the intercept).
+    alpha : float or array of shape (n_targets,), default=0.0
+        Strength of the penalty (never on the intercept); one per target.
     penalty : {"l2", "l1", "elasticnet", None}, default="l2"
         ``"l2"``: ``l1_ratio`` taken as 0; ``"l1"``: as 1 (exact zeros);
         ``"elasticnet"``: the given ``l1_ratio``; None: no penalty.
@@ -216,7 +216,7 @@ class LinearRegression(InferenceMixin, LinearModel):
         ] = "squared_error",
         epsilon: float = 0.1,
         quantile: float = 0.5,
-        alpha: float = 0.0,
+        alpha: float | npt.ArrayLike = 0.0,
         penalty: Literal["l2", "l1", "elasticnet"] | None = "l2",
         l1_ratio: float = 0.15,
         positive: bool = False,
@@ -324,10 +324,7 @@ class LinearRegression(InferenceMixin, LinearModel):
         gathered, inits, data = _gather(
             spec, X, y, sample_weight, coef_init, intercept_init, groups
         )
-        solutions = [
-            solve(spec, problem, init)
-            for problem, init in zip(gathered.problems, inits, strict=True)
-        ]
+        solutions = _solve_all(spec, gathered, inits)
         names = feature_names_of(X)
         inference = fit_inference(spec, solutions, gathered.stats, data, names)
         return self._commit(spec, solutions, gathered, inference, X_raw=X)
@@ -533,4 +530,12 @@ def _solve_stats(
 ) -> tuple[list[Solution], Gathered]:
     """Solve every target of ``stats`` (partial_fit's accumulation)."""
     gathered = Gathered(stats_problems(stats), stats.n_targets, stats.d, dtype, stats)
-    return [solve(spec, p) for p in gathered.problems], gathered
+    return _solve_all(spec, gathered, [(None, None)] * stats.n_targets), gathered
+
+
+def _solve_all(spec: FitSpec, gathered: Gathered, inits: Any) -> list[Solution]:
+    """Every target's solution, each with its own penalty (``alpha`` may be
+    one per target)."""
+    n = gathered.n_targets
+    pairs = zip(gathered.problems, inits, strict=True)
+    return [solve(spec.for_target(j, n), p, init) for j, (p, init) in enumerate(pairs)]
