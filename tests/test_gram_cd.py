@@ -46,6 +46,14 @@ def objective(G, g, beta, l1, l2):
     )  # fmt: skip
 
 
+def penalty_of(G, g, share, rel):
+    """The scale of the gradient, the L1 and L2 weights (``rel`` of it, a
+    ``share`` of L1) and the tolerance (1e-10 of the scale)."""
+    top = float(np.abs(g).max())
+    tol = 1e-10 * max(top, float(np.abs(G).max()))
+    return top, rel * top * share, rel * top * (1 - share), tol
+
+
 cases = st.tuples(
     st.integers(0, 2**16),
     st.integers(1, 12),
@@ -59,9 +67,7 @@ cases = st.tuples(
 def test_twins_agree_and_converge(cython_kernels, numpy_kernels, case):
     seed, d, collinear, share, rel = case
     G, g = problem(seed, d, collinear)
-    top = float(np.abs(g).max())
-    l1, l2 = rel * top * share, rel * top * (1 - share)
-    tol = 1e-10 * max(top, float(np.abs(G).max()))
+    top, l1, l2, tol = penalty_of(G, g, share, rel)
     out = []
     for kernels in (cython_kernels, numpy_kernels):
         beta = np.zeros(d)
@@ -207,9 +213,7 @@ def test_bounds_twins_agree_and_project(cython_kernels, numpy_kernels, case, see
     rng = np.random.default_rng(seed + 1)
     lower = np.where(rng.uniform(size=d) < 0.5, rng.uniform(-0.3, 0.0, d), -np.inf)
     upper = np.where(rng.uniform(size=d) < 0.5, rng.uniform(0.0, 0.3, d), np.inf)
-    top = float(np.abs(g).max())
-    l1, l2 = rel * top * share, rel * top * (1 - share)
-    tol = 1e-10 * max(top, float(np.abs(G).max()))
+    top, l1, l2, tol = penalty_of(G, g, share, rel)
     out = []
     for kernels in (cython_kernels, numpy_kernels):
         beta = np.zeros(d)

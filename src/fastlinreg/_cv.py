@@ -192,34 +192,6 @@ def ridge_fit(train: Moments, alpha: float) -> F64:
     return np.asarray(np.linalg.solve(system, train.c), dtype=np.float64)
 
 
-def enet_path(
-    kernels: ModuleType,
-    trains: Sequence[Moments],
-    tests: Sequence[Moments],
-    alphas: F64,
-    l1_ratio: float,
-    with_const: bool,
-    rule: Rule,
-) -> CVPath:
-    """The elastic-net path on every fold: coordinate descent on the fold's
-    Gram, largest alpha first, each warm-started from the last and screened
-    by the strong rule from it."""
-    mse = np.empty((alphas.shape[0], len(trains)))
-    worst, converged = 0, True
-    for k, (train, test) in enumerate(zip(trains, tests, strict=True)):
-        problem = Quadratic.of(train)
-        beta = np.zeros(train.A.shape[0])
-        betas = np.empty((alphas.shape[0], beta.shape[0]))
-        previous = 0.0
-        for a, alpha in enumerate(alphas):
-            sweeps, ok = problem.solve(kernels, alpha, l1_ratio, rule, beta, previous)
-            previous = alpha
-            worst, converged = max(worst, sweeps), converged and ok
-            betas[a] = beta
-        mse[:, k] = held_out_mse(test, betas, intercepts_of(train, betas, with_const))
-    return CVPath(mse, worst, converged)
-
-
 class Quadratic(NamedTuple):
     """``½ βᵀGβ − gᵀβ`` of a set of moments (``G = A/n``, ``g = c/n``), and
     the scale of its gradient (the largest of ``|g|`` and ``|G|``), which
@@ -278,11 +250,26 @@ def cv_path(
     with_const: bool,
     rule: Rule,
 ) -> CVPath:
-    """The held-out errors of every alpha on every fold (ridge or elastic net)."""
+    """The held-out errors of every alpha on every fold: the ridge from one
+    eigendecomposition per fold; otherwise coordinate descent on the fold's
+    Gram, largest alpha first, each warm-started from the last and screened
+    by the strong rule from it (a positive ridge too, without L1)."""
     if l1_ratio == 0 and not rule.positive:
         return ridge_path(trains, tests, alphas, with_const)
-    # (a positive ridge: coordinate descent without L1, within the bounds)
-    return enet_path(kernels, trains, tests, alphas, l1_ratio, with_const, rule)
+    mse = np.empty((alphas.shape[0], len(trains)))
+    worst, converged = 0, True
+    for k, (train, test) in enumerate(zip(trains, tests, strict=True)):
+        problem = Quadratic.of(train)
+        beta = np.zeros(train.A.shape[0])
+        betas = np.empty((alphas.shape[0], beta.shape[0]))
+        previous = 0.0
+        for a, alpha in enumerate(alphas):
+            sweeps, ok = problem.solve(kernels, alpha, l1_ratio, rule, beta, previous)
+            previous = alpha
+            worst, converged = max(worst, sweeps), converged and ok
+            betas[a] = beta
+        mse[:, k] = held_out_mse(test, betas, intercepts_of(train, betas, with_const))
+    return CVPath(mse, worst, converged)
 
 
 class Choice(NamedTuple):

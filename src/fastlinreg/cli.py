@@ -194,14 +194,11 @@ def _model(args: argparse.Namespace, cov_type: Any) -> LinearRegression:
         alpha=args.alpha,
         penalty=None if args.penalty == "none" else args.penalty,
         l1_ratio=args.l1_ratio,
-        positive=args.positive,
         learning_rate=args.learning_rate,
         max_iter=args.max_iter,
         tol=args.tol,
-        fit_intercept=not args.no_intercept,
-        backend=args.backend,
-        n_jobs=args.n_jobs,
         cov_type=cov_type,
+        **_shared_params(args),
         # A progress bar on stderr for fits longer than a second, when a person
         # is watching (stdout, --json's included, stays clean).
         verbose=1 if sys.stderr.isatty() else 0,
@@ -223,14 +220,18 @@ def _cv_model(args: argparse.Namespace) -> LinearRegressionCV:
             "inference: drop --summary, --cov-type and --cluster"
         )
     return LinearRegressionCV(
-        penalty=args.penalty,
-        l1_ratio=args.l1_ratio,
-        cv=args.cv,
-        fit_intercept=not args.no_intercept,
-        positive=args.positive,
-        backend=args.backend,
-        n_jobs=args.n_jobs,
+        penalty=args.penalty, l1_ratio=args.l1_ratio, cv=args.cv, **_shared_params(args)
     )
+
+
+def _shared_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The options both estimators take the same way."""
+    return {
+        "fit_intercept": not args.no_intercept,
+        "positive": args.positive,
+        "backend": args.backend,
+        "n_jobs": args.n_jobs,
+    }
 
 
 # Facts of the fit report that the model file already holds elsewhere.
