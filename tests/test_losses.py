@@ -448,3 +448,18 @@ def test_callback_sees_each_newton_iterate_once(loss):
     stopped = LinearRegression(loss=loss, callback=lambda info: info.iteration == 2)
     assert stopped.fit(X, y).stop_reason_ == "callback"
     assert stopped.n_iter_ == 2
+
+
+@pytest.mark.parametrize("loss", ["huber", "quantile", "epsilon_insensitive"])
+def test_refit_from_the_solution_is_immediate(loss):
+    """coef_init/intercept_init warm-start every loss: Huber skips its
+    least-squares stage, so a refit from the solution takes no iteration."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4))
+    y = X @ [1.0, 2.0, 3.0, 4.0] + rng.standard_t(3, size=3000)
+    model = LinearRegression(loss=loss).fit(X, y)
+    again = LinearRegression(loss=loss).fit(
+        X, y, coef_init=model.coef_, intercept_init=model.intercept_
+    )
+    assert again.n_iter_ <= 1
+    np.testing.assert_allclose(again.coef_, model.coef_, rtol=1e-8, atol=1e-10)

@@ -134,6 +134,9 @@ class StatsQuadratic:
     def advance(self, exact: float) -> bool:
         raise AssertionError("a single stage")
 
+    def warm_start(self) -> None:
+        """(A single stage: nothing to skip.)"""
+
     def finish(self, result: SolverResult, max_iter: int) -> SolverResult:
         return result  # (Newton's step solves a quadratic exactly)
 
@@ -242,6 +245,14 @@ class StreamingLoss:
             return False
         self.smoothing = max(self.smoothing * _SMOOTHING_DECAY, 1e-300)
         return True
+
+    def warm_start(self) -> None:
+        """The start is given (``coef_init``): Huber skips its least-squares
+        stage, whose solution would only take it away from a start already
+        near its own (a refit from the solution then takes no iteration)."""
+        if self.loss.name == "huber":
+            self.epsilon = self.loss.epsilon
+            self.final = True
 
     def finish(self, result: SolverResult, max_iter: int) -> SolverResult:
         """The quantile and absolute losses: the exact minimiser, a vertex

@@ -97,9 +97,7 @@ class FitSpec:
     estimator: str = "LinearRegression"
     cov_type: str = "nonrobust"
     bounds: Bounds | None = None  # positive=True or bounds=(lower, upper)
-    # alpha given per target (an array): each target's penalty; ``penalty``
-    # is then the largest, which decides what the fit as a whole allows
-    penalties: tuple[Penalty, ...] | None = None
+    penalties: tuple[Penalty, ...] | None = None  # alpha per target (penalty: max)
 
     def for_target(self, j: int, n_targets: int) -> FitSpec:
         """Target ``j``'s spec: its own penalty when ``alpha`` was given per
@@ -526,11 +524,12 @@ def _run_solver(s: _Setup) -> tuple[SolverResult, Objective | None]:
             )
         l1, l2 = spec.penalty.in_theta(s.coords)
         box = None if spec.bounds is None else spec.bounds.in_theta(s.coords)
-        # the start inside the bounds (the intercept is free)
-        theta0 = s.theta0 if box is None else np.clip(s.theta0, *box)
+        theta0 = s.theta0 if box is None else np.clip(s.theta0, *box)  # (inside)
         # theta is in units of y: no sensible first step is longer.
         reach = 10.0 * (float(np.sqrt(s.y_var)) + float(np.abs(theta0).max()))
         newton = problem.second_order(s.coords)
+        if s.from_init:
+            newton.warm_start()
         result = proximal_newton(
             newton,
             theta0,

@@ -225,8 +225,7 @@ def _cv_model(args: argparse.Namespace) -> LinearRegressionCV:
 
 
 def _shared_params(args: argparse.Namespace) -> dict[str, Any]:
-    """The options both estimators take the same way."""
-    return {
+    return {  # (the options both estimators take the same way)
         "fit_intercept": not args.no_intercept,
         "positive": args.positive,
         "backend": args.backend,
