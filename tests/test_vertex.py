@@ -178,14 +178,19 @@ def test_rows_of_zeros_are_not_a_basis():
     np.testing.assert_allclose(model.coef_, beta, rtol=1e-11)
 
 
-@pytest.mark.parametrize("name", ["vertex_ties_1.npz", "vertex_ties_2.npz"])
+@pytest.mark.parametrize(
+    "name", ["vertex_ties_1.npz", "vertex_ties_2.npz", "vertex_ties_3.npz"]
+)
 def test_tied_problems_hypothesis_found(name):
     """Two problems of small integers (many exact ties) on which the finish
     once ended uncertified: the first cycled along level edges between tied
     optima until max_steps (a step that does not lower the objective now
     counts as a stall); on the second a vertex entry that should be 0 was
     1e-17, and rows whose own terms were smaller did not count as ties (the
-    size of a residual's terms now includes the vertex's largest entry)."""
+    size of a residual's terms now includes the vertex's largest entry); on
+    the third a row's perturbed residual was zero to rounding (its ψ 0 in the
+    perturbed check), yet the true data's check took its sign (both now take
+    the perturbed check's ψ)."""
     data = np.load(Path(__file__).parent / "data" / name)
     X, y, q, with_const = (
         data["X"],

@@ -234,9 +234,16 @@ def _check(
         if ties is None:
             psi[zero] = 0.0
         else:
+            # the ψ the perturbed data's own check gave (0 where even their
+            # residual is zero to rounding)
             tied, tied_beta = ties
-            r_tied = tied.target(np.arange(lo, lo + r.shape[0]), y) - Z @ tied_beta
-            psi[zero] = (np.where(r_tied > 0, q, q - 1.0) * ww)[zero]
+            y_tied = tied.target(np.arange(lo, lo + r.shape[0]), y)
+            r_tied, terms_tied = _residuals(Z, y_tied, tied_beta)
+            psi_tied = np.where(r_tied > 0, q, q - 1.0) * ww
+            psi_tied[
+                np.abs(r_tied) <= _ZERO_ULPS * np.finfo(float).eps * terms_tied
+            ] = 0.0
+            psi[zero] = psi_tied[zero]
         inside = basis[(basis >= lo) & (basis < lo + r.shape[0])] - lo
         psi[inside] = 0.0
         # g = Σ_{i ∉ B} w ψ(r_i) z_i, and the size of its terms
