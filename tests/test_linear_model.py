@@ -366,3 +366,26 @@ def test_alpha_per_target_as_ridge():
         LinearRegression(alpha=[0.1, -2.0]).fit(X, Y)
     with pytest.raises(ValueError, match="penalised"):
         LinearRegression(alpha=[0.0, 2.0]).fit(X, Y).inference_  # noqa: B018
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_rank_deficient_fits_are_lstsq_minimum_norm(fit_intercept):
+    """Collinear or wide problems: the minimum-norm coefficients in the
+    user's coordinates (numpy.linalg.lstsq's), not in standardised ones,
+    with the ill-conditioning warned; weights too."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    X = np.c_[X, 10.0 * X[:, 0]]  # (a scaled copy: a null direction)
+    y = X[:, :3] @ [1.0, 2.0, 3.0] + rng.normal(size=50)
+    w = rng.uniform(0.1, 1.0, size=50)
+    wide = rng.normal(size=(5, 20)) * np.r_[np.full(10, 3.0), np.full(10, 0.2)]
+    for A, b, sw in ((X, y, None), (X, y, w), (wide, rng.normal(size=5), None)):
+        with pytest.warns(fastlinreg.IllConditionedWarning, match="minimum-norm"):
+            model = LinearRegression(fit_intercept=fit_intercept).fit(A, b, sw)
+        root = np.ones(A.shape[0]) if sw is None else np.sqrt(sw)
+        Z, t = A, b
+        if fit_intercept:
+            mean = np.average(A, axis=0, weights=sw)
+            Z, t = A - mean, b - np.average(b, weights=sw)
+        ref = np.linalg.lstsq(Z * root[:, None], t * root, rcond=None)[0]
+        np.testing.assert_allclose(model.coef_, ref, rtol=1e-9, atol=1e-11)

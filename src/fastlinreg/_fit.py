@@ -29,7 +29,7 @@ import numpy as np
 from ._backend import ENV_VAR, Engine
 from ._coords import Coordinates, coordinates
 from ._datafits import GramMSE, StatsQuadratic
-from ._exceptions import ConvergenceWarning, DivergenceError, IllConditionedWarning
+from ._exceptions import ConvergenceWarning, DivergenceError
 from ._inference import check_cov_type
 from ._losses import Loss, check_loss
 from ._m_inference import check_loss_cov_type
@@ -43,7 +43,7 @@ from ._penalties import (
     per_target_penalties,
 )
 from ._progress import IterationInfo, Watcher
-from ._refine import REFINE_CONDITION, UNTRUSTED_CONDITION, condition_number, refine
+from ._refine import polish
 from ._solver import (
     SolverResult,
     StopRule,
@@ -380,7 +380,12 @@ def solve(spec: FitSpec, problem: Problem, init: Init = (None, None)) -> Solutio
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         setup = _setup(spec, problem, init)
         result, objective = _run(setup)
-        result, notes = _polish(setup, result, objective)
+        notes: list[Warning] = []
+        if isinstance(objective, GramMSE) and not spec.fixed_step:
+            refine_with = setup.problem.refine
+            result, notes = polish(
+                result, objective, refine_with, setup.coords, setup.rule
+            )
         return _finish(setup, result, notes)
 
 
@@ -605,41 +610,6 @@ def _first_order(s: _Setup, objective: Objective) -> SolverResult:
     return gradient_descent(
         objective, s.theta0, s.rule, step=step, line_search=rate is None
     )
-
-
-def _polish(
-    s: _Setup, result: SolverResult, objective: Objective | None
-) -> tuple[SolverResult, list[Warning]]:
-    """Iterative refinement where the statistics are ill-conditioned, and the
-    warning where they are too ill-conditioned to trust."""
-    if not isinstance(objective, GramMSE) or s.spec.fixed_step:
-        return result, []
-    try:
-        condition = condition_number(objective)
-    except np.linalg.LinAlgError:  # a Hessian of inf/NaN: overflow
-        raise ValueError(OVERFLOW_MESSAGE) from None
-    if condition is None:
-        return result, []
-    if REFINE_CONDITION < condition <= UNTRUSTED_CONDITION and result.stop_reason in (
-        "converged",
-        "max_iter",
-    ):
-        # Newton corrections: with the data's exact gradient when they are at
-        # hand, else (partial_fit, Dask) with the statistics' own.
-        refine_with = s.problem.refine
-        exact = objective if refine_with is None else refine_with(s.coords)
-        result = refine(result, exact, objective, s.rule.gtol, s.spec.max_iter)
-    if condition <= UNTRUSTED_CONDITION:
-        return result, []
-    return result, [
-        IllConditionedWarning(
-            f"the problem is too ill-conditioned for float64: the condition "
-            f"number of the standardised normal equations is {condition:.1e} "
-            "(collinear or nearly collinear features), so the coefficients "
-            "cannot be trusted to many digits; remove redundant features or "
-            "re-parameterise them (e.g. orthogonal polynomials)."
-        )
-    ]
 
 
 def _finish(s: _Setup, result: SolverResult, notes: list[Warning]) -> Solution:

@@ -13,19 +13,26 @@ iterations: they count in ``n_iter`` and never take it past ``max_iter``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
+from ._coords import Coordinates
 from ._datafits import GramMSE
-from ._solver import SolverResult
-from ._typing import Objective
+from ._exceptions import IllConditionedWarning
+from ._solver import SolverResult, StopRule
+from ._stats import OVERFLOW_MESSAGE
+from ._typing import F64, Objective
 
 __all__ = [
     "MAX_REFINEMENTS",
     "REFINE_CONDITION",
     "UNTRUSTED_CONDITION",
     "condition_number",
+    "minimum_norm",
+    "polish",
     "refine",
 ]
 
@@ -111,3 +118,75 @@ def refine(
         converged=converged,
         stop_reason="converged" if converged else result.stop_reason,
     )
+
+
+def minimum_norm(objective: GramMSE, theta: F64) -> F64 | None:
+    """``theta`` moved to the minimum-norm solution in the user's
+    coordinates, as ``numpy.linalg.lstsq`` gives it, where the problem is
+    rank-deficient (None where it is not, or is not computed).
+
+    The solutions of a rank-deficient least-squares problem are one plus the
+    null space of its curvature. Which directions are null is decided in the
+    standardised coordinates (scale-free: eigenvalues of the standardised
+    Hessian below ``1/UNTRUSTED_CONDITION`` of the largest); in the user's
+    coordinates (``coef = v / scale``) that space is ``S⁻¹`` of it, and the
+    coefficients lose their component along it. The fitted values do not
+    change (the intercept, fitted about the means, is kept).
+    """
+    coords = objective.coords
+    d = coords.d
+    if d > CONDITION_MAX_FEATURES or d == 0:
+        return None
+    h = objective.hessian()[:d, :d]
+    lam, U = np.linalg.eigh(h)
+    null = lam <= lam[-1] / UNTRUSTED_CONDITION
+    if not null.any() or lam[-1] <= 0:
+        return None
+    # an orthonormal basis of the null space in the user's coordinates
+    basis, _ = np.linalg.qr(U[:, null] / coords.scale[:, None])
+    coef = theta[:d] / coords.scale
+    coef = coef - basis @ (basis.T @ coef)
+    out = theta.copy()
+    out[:d] = coef * coords.scale
+    return out
+
+
+def polish(
+    result: SolverResult,
+    objective: GramMSE,
+    refine_with: Callable[[Coordinates], Objective] | None,
+    coords: Coordinates,
+    rule: StopRule,
+) -> tuple[SolverResult, list[Warning]]:
+    """Iterative refinement where the statistics are ill-conditioned (with
+    the data's exact gradient, ``refine_with``, when they are at hand, else
+    with the statistics' own: partial_fit, Dask), and where they are too
+    ill-conditioned to trust the minimum-norm coefficients and a warning."""
+    try:
+        condition = condition_number(objective)
+    except np.linalg.LinAlgError:  # a Hessian of inf/NaN: overflow
+        raise ValueError(OVERFLOW_MESSAGE) from None
+    if condition is None:
+        return result, []
+    if REFINE_CONDITION < condition <= UNTRUSTED_CONDITION and result.stop_reason in (
+        "converged",
+        "max_iter",
+    ):
+        exact = objective if refine_with is None else refine_with(coords)
+        result = refine(result, exact, objective, rule.gtol, rule.max_iter)
+    if condition <= UNTRUSTED_CONDITION:
+        return result, []
+    shorter = minimum_norm(objective, result.theta)
+    if shorter is not None:
+        result = dataclasses.replace(result, theta=shorter)
+    return result, [
+        IllConditionedWarning(
+            f"the problem is too ill-conditioned for float64: the condition "
+            f"number of the standardised normal equations is {condition:.1e} "
+            "(collinear or nearly collinear features), so the coefficients "
+            "cannot be trusted to many digits"
+            + ("" if shorter is None else " (the minimum-norm ones are returned)")
+            + "; remove redundant features or re-parameterise them (e.g. "
+            "orthogonal polynomials)."
+        )
+    ]
