@@ -390,3 +390,38 @@ def test_loss_gradient_overflow_is_not_called_bad_input():
     X = np.array([[1e200], [2e200], [3e200]])
     with pytest.raises(ValueError, match="overflows float64"):
         fastlinreg.loss_gradient(X, np.zeros(3), [1.0])
+
+
+def test_edges_of_the_api_end_in_the_right_error_or_answer(tmp_path):
+    """Issue 24's API edges: a Python int beyond float64 is a ValueError
+    naming X; max_iter beyond C's integers works; weights near float64's
+    limits (all 1e-320, all 1e307) give the unweighted fit and results
+    invariant to their scale, without a warning; save_model of two targets
+    says what it cannot do."""
+    import warnings
+
+    from fastlinreg import LinearRegression
+    from fastlinreg.cli import save_model
+
+    with pytest.raises(ValueError, match="X holds an integer too large"):
+        LinearRegression().fit([[10**400], [1]], [1.0, 2.0])
+    model = LinearRegression(max_iter=2**63).fit([[1.0], [2.0], [3.0]], [1, 2, 4])
+    assert model.coef_[0] == pytest.approx(1.5)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    y = X @ [1.0, 2.0] + rng.normal(size=100)
+    plain = LinearRegression().fit(X, y)
+    for value in (1e-320, 1e307):
+        w = np.full(100, value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            weighted = LinearRegression().fit(X, y, sample_weight=w)
+        np.testing.assert_allclose(weighted.coef_, plain.coef_, rtol=1e-12)
+        assert w[0] == value  # (the caller's weights untouched)
+    w = rng.uniform(size=100)
+    a = LinearRegression().fit(X, y, sample_weight=w).inference_
+    b = LinearRegression().fit(X, y, sample_weight=w * 2.0**-1030).inference_
+    np.testing.assert_allclose(b.bse, a.bse, rtol=1e-12)
+    assert b.llf == pytest.approx(a.llf, rel=1e-12)
+    with pytest.raises(ValueError, match="one target"):
+        save_model(LinearRegression().fit(X, np.c_[y, y]), tmp_path / "two.json")

@@ -72,6 +72,8 @@ SecondOrderFactory = Callable[[Coordinates], SecondOrder]
 # A target's (coef_init, intercept_init), as given (checked by solve).
 Init = tuple[Any, Any]
 SOLVERS = ("auto", "gd", "nesterov", "cg", "newton")
+# A larger max_iter is as good as infinite (and fits the kernels' C integers).
+_MAX_ITER = 2**62
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ def _build_spec(params: Mapping[str, Any], estimator: str) -> FitSpec:
         loss=loss,
         penalty=penalty,
         learning_rate=None if isinstance(rate, str) else float(rate),
-        max_iter=int(params["max_iter"]),
+        max_iter=min(int(params["max_iter"]), _MAX_ITER),
         tol=float(params["tol"]),
         fit_intercept=bool(params["fit_intercept"]),
         precompute="auto" if isinstance(precompute, str) else bool(precompute),

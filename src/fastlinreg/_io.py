@@ -507,6 +507,11 @@ def save_model(
     True
     """
     model._check_is_fitted()
+    if np.ndim(model.coef_) != 1:
+        raise ValueError(
+            f"save_model writes a model of one target; this one has "
+            f"{np.shape(model.coef_)[0]} (fit one model per target to save them)"
+        )
     coef = np.asarray(model.coef_).reshape(-1)
     fitted_names = getattr(model, "feature_names_in_", None)
     if feature_names is None:

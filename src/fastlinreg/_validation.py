@@ -65,6 +65,10 @@ def _as_float(obj: Any, name: str) -> FloatArray:
     target = float_dtype(arr.dtype, name)
     try:
         return arr.astype(target, copy=False)
+    except OverflowError:  # Python ints beyond float64 (10**400)
+        raise ValueError(
+            f"{name} holds an integer too large for float64 (beyond 1.8e308)"
+        ) from None
     except (TypeError, ValueError) as exc:  # objects that are not numbers
         raise TypeError(f"{name} holds objects that are not numbers ({exc})") from exc
 
@@ -248,6 +252,10 @@ def check_X_y(
     return Xa, ya
 
 
+# Largest weights outside this range are rescaled (see check_sample_weight).
+_WEIGHT_RANGE = (2.0**-200, 2.0**200)
+
+
 def check_sample_weight(
     sample_weight: Any, n_samples: int
 ) -> npt.NDArray[np.float64] | None:
@@ -273,8 +281,14 @@ def check_sample_weight(
     check_finite(w, "sample_weight")
     if (w < 0).any():
         raise ValueError("sample_weight must be non-negative")
-    if not w.sum() > 0:
+    top = float(w.max(initial=0.0))
+    if not top > 0:
         raise ValueError("sample_weight must have a positive sum: every weight is zero")
+    if not _WEIGHT_RANGE[0] <= top <= _WEIGHT_RANGE[1]:
+        # Weights near float64's limits (1e-320, 1e307) underflow or overflow
+        # in their products and sums; every result is the same for weights
+        # scaled by one factor, and a power of two scales them exactly.
+        w = np.ldexp(w, -math.frexp(top)[1])  # (a new array: the input stays)
     return w
 
 
