@@ -463,3 +463,25 @@ def test_refit_from_the_solution_is_immediate(loss):
     )
     assert again.n_iter_ <= 1
     np.testing.assert_allclose(again.coef_, model.coef_, rtol=1e-8, atol=1e-10)
+
+
+def test_huber_with_a_small_epsilon_converges_honestly():
+    """With epsilon = 1e-6 (units of y) the Huber objective is ~1e-6: the
+    stopping rule's rounding slack follows the objective itself, not the
+    variance of y (which once let the fit stop 2e-7 above its optimum, as
+    "converged")."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 3))
+    y = X @ [1.0, 2.0, 3.0] + 3.0 * rng.standard_t(2, size=2000)
+    eps = 1e-6
+
+    def objective(model):
+        r = y - X @ model.coef_ - model.intercept_
+        a = np.abs(r)
+        return np.mean(np.where(a <= eps, 0.5 * r * r, eps * a - 0.5 * eps * eps))
+
+    model = LinearRegression(loss="huber", epsilon=eps).fit(X, y)
+    assert model.converged_
+    longer = LinearRegression(loss="huber", epsilon=eps, tol=0.0, max_iter=400)
+    longer.fit(X, y, coef_init=model.coef_, intercept_init=model.intercept_)
+    assert objective(model) <= objective(longer) * (1 + 1e-10)

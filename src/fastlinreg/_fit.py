@@ -426,7 +426,7 @@ def _setup(spec: FitSpec, problem: Problem, init: Init) -> _Setup:
     rule = StopRule(
         max_iter=spec.max_iter,
         gtol=spec.tol * spec.loss.grad_scale(math.sqrt(y_var)),
-        f_scale=y_var if name in ("squared_error", "huber") else 0.0,
+        f_scale=y_var if name == "squared_error" else 0.0,
         monitor=watcher if watcher.active else None,
     )
     return _Setup(
