@@ -41,7 +41,9 @@ __all__ = [
     "choose",
     "contiguous_folds",
     "cv_path",
+    "grid_of",
     "moments_of",
+    "ridge_betas",
     "ridge_gcv",
     "ridge_loo",
     "select",
@@ -133,6 +135,14 @@ def alpha_grid(total: Moments, l1_ratio: float, n_alphas: int, eps: float) -> F6
     return np.geomspace(top, top * eps, num=n_alphas)
 
 
+def grid_of(total: Moments, l1_ratio: float, alphas: int | F64, eps: float) -> F64:
+    """The alphas of a search: ``alphas`` itself, or for an int that many
+    on :func:`alpha_grid`'s grid."""
+    if isinstance(alphas, int):
+        return alpha_grid(total, l1_ratio, alphas, eps)
+    return alphas
+
+
 def held_out_mse(test: Moments, betas: F64, intercepts: F64) -> F64:
     """The mean squared error on a fold of each row of ``betas`` (m × d)
     with its intercept, from the fold's centred moments (the formula of the
@@ -174,15 +184,18 @@ def ridge_path(
     """Every alpha on every fold from one eigendecomposition per fold."""
     mse = np.empty((alphas.shape[0], len(trains)))
     for k, (train, test) in enumerate(zip(trains, tests, strict=True)):
-        lam, V = np.linalg.eigh(train.A)
-        proj = V.T @ train.c
-        # β_a = V (Vᵀc / (λ + nα_a/2)), every alpha at once (m × d)
-        shrunk = proj[None, :] / (
-            np.maximum(lam, 0.0)[None, :] + 0.5 * train.n * alphas[:, None]
-        )
-        betas = shrunk @ V.T
+        betas = ridge_betas(train, alphas)
         mse[:, k] = held_out_mse(test, betas, intercepts_of(train, betas, with_const))
     return CVPath(mse, 0, True)
+
+
+def ridge_betas(train: Moments, alphas: F64) -> F64:
+    """The ridge coefficients of every alpha (m × d) from one
+    eigendecomposition: ``β_a = V (Vᵀc / (λ + nα_a/2))``."""
+    lam, V, proj = _ridge_basis(train)
+    shrunk = proj[None, :] / (lam[None, :] + 0.5 * train.n * alphas[:, None])
+    out: F64 = shrunk @ V.T
+    return out
 
 
 def ridge_fit(train: Moments, alpha: float) -> F64:
@@ -308,10 +321,7 @@ def select(
     total = moments_of(total_stats, with_const)
     grids, paths, converged = [], [], True
     for ratio in ratios:
-        if isinstance(alphas, int):
-            grid = alpha_grid(total, ratio, alphas, eps)
-        else:
-            grid = alphas
+        grid = grid_of(total, ratio, alphas, eps)
         path = cv_path(kernels, trains, tests, grid, ratio, with_const, rule)
         grids.append(grid)
         paths.append(path.mse)
@@ -370,18 +380,15 @@ def ridge_gcv(total: Moments, alphas: F64, with_const: bool) -> tuple[F64, F64]:
     """Generalised cross-validation of every alpha, from the statistics
     alone: ``(RSS/n) / (1 − df/n)²`` with ``df = Σ λ/(λ + nα/2)`` (+1 for
     the intercept); ``(gcv, zeros)`` (GCV has no standard error)."""
-    lam, V, proj = _ridge_basis(total)
+    lam = _ridge_basis(total)[0]
     n = total.n
-    gcv = np.empty(alphas.shape[0])
-    for a, alpha in enumerate(alphas):
-        shrink = lam / (lam + 0.5 * n * alpha)
-        beta = V @ (proj / (lam + 0.5 * n * alpha))
-        # RSS = yy − 2 βᵀc + βᵀAβ (about the means with an intercept)
-        rss = max(
-            total.yy - 2.0 * float(beta @ total.c) + float(beta @ total.A @ beta), 0.0
-        )
-        df = float(shrink.sum()) + (1.0 if with_const else 0.0)
-        gcv[a] = (rss / n) / (1.0 - df / n) ** 2 if df < n else np.inf
+    betas = ridge_betas(total, alphas)
+    # RSS/n: the fit's own error on the rows it was fitted to
+    mse = held_out_mse(total, betas, intercepts_of(total, betas, with_const))
+    df = (lam[None, :] / (lam[None, :] + 0.5 * n * alphas[:, None])).sum(axis=1)
+    df += 1.0 if with_const else 0.0
+    with np.errstate(divide="ignore"):
+        gcv = np.where(df < n, mse / (1.0 - df / n) ** 2, np.inf)
     return gcv, np.zeros_like(gcv)
 
 

@@ -18,11 +18,12 @@ import numpy as np
 
 from . import _cv
 from ._backend import resolve_n_threads
+from ._dask import is_dask_collection
 from ._stats import SufficientStats, raise_not_finite, sufficient_stats
-from ._typing import FloatArray
+from ._typing import F64, FloatArray
 from ._validation import check_sample_weight, check_X, check_y
 
-__all__ = ["Fold", "array_fold_stats", "dask_fold_stats", "fold_ranges"]
+__all__ = ["Fold", "array_fold_stats", "dask_fold_stats", "fold_ranges", "total_stats"]
 
 Fold = tuple[SufficientStats, SufficientStats]  # (train, test)
 
@@ -41,10 +42,7 @@ def array_fold_stats(
 ) -> tuple[list[Fold], SufficientStats, np.dtype[Any]]:
     """``[(train, test)]`` statistics of every fold, the total and the
     dtype, for NumPy arrays and memory maps."""
-    Xa = check_X(X, finite=False)
-    ya = check_y(y, Xa.shape[0], finite=False, multi_output=True)
-    w = check_sample_weight(sample_weight, Xa.shape[0])
-    threads = resolve_n_threads(n_jobs, kernels, Xa.size)
+    Xa, ya, w, threads = _checked_arrays(kernels, n_jobs, X, y, sample_weight)
 
     def stats(rows: Any) -> SufficientStats:
         # (a slice is a view; an index array gathers its rows)
@@ -73,11 +71,9 @@ def dask_fold_stats(
 ) -> tuple[list[Fold], SufficientStats, np.dtype[Any]]:
     """The same for Dask arrays: every fold's statistics in one computation
     over the chunks (the folds are contiguous row ranges across them)."""
-    from ._dask import as_dask_X_y, gather_range_stats
+    from ._dask import gather_range_stats
 
-    if sample_weight is not None:
-        raise ValueError("sample_weight is not supported with Dask arrays")
-    Xd, yd = as_dask_X_y(X, y)
+    Xd, yd = _checked_dask(X, y, sample_weight)
     ranges = fold_ranges(cv, Xd.shape[0])
     if ranges is None:
         raise TypeError(
@@ -87,6 +83,44 @@ def dask_fold_stats(
     tests = gather_range_stats(Xd, yd, ranges, backend, n_jobs)
     trains, total = _cv.train_and_test(tests)
     return _check_folds(list(zip(trains, tests, strict=True))), total, Xd.dtype
+
+
+def total_stats(
+    kernels: Any, n_jobs: int | None, X: Any, y: Any, sample_weight: Any, backend: str
+) -> tuple[SufficientStats, np.dtype[Any], tuple[Any, Any, Any] | None]:
+    """The statistics of all the rows (no folds: leave-one-out, GCV), the
+    dtype, and the checked ``(X, y, weights)`` for a second pass (None for
+    Dask arrays)."""
+    if is_dask_collection(X) or is_dask_collection(y):
+        from ._dask import gather_stats
+
+        Xd, yd = _checked_dask(X, y, sample_weight)
+        return gather_stats(Xd, yd, backend, n_jobs), Xd.dtype, None
+    Xa, ya, w, threads = _checked_arrays(kernels, n_jobs, X, y, sample_weight)
+    total = sufficient_stats(kernels, Xa, ya, threads, w)
+    if not total.finite():
+        raise_not_finite(Xa, ya)
+    return total, Xa.dtype, (Xa, ya, w)
+
+
+def _checked_arrays(
+    kernels: Any, n_jobs: int | None, X: Any, y: Any, sample_weight: Any
+) -> tuple[FloatArray, FloatArray, F64 | None, int]:
+    """``X``, ``y`` (one or several targets) and the weights checked, and the
+    threads of the statistics pass."""
+    Xa = check_X(X, finite=False)
+    ya = check_y(y, Xa.shape[0], finite=False, multi_output=True)
+    w = check_sample_weight(sample_weight, Xa.shape[0])
+    return Xa, ya, w, resolve_n_threads(n_jobs, kernels, Xa.size)
+
+
+def _checked_dask(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any]:
+    """Dask arrays ``(X, y)`` checked (no weights on Dask arrays)."""
+    from ._dask import as_dask_X_y
+
+    if sample_weight is not None:
+        raise ValueError("sample_weight is not supported with Dask arrays")
+    return as_dask_X_y(X, y)
 
 
 def _splitter_stats(

@@ -15,24 +15,19 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _cv
-from ._backend import check_n_jobs, get_kernels, resolve_backend, resolve_n_threads
+from ._backend import check_n_jobs, get_kernels, resolve_backend
 from ._base import LinearModel
-from ._cv_folds import array_fold_stats, dask_fold_stats
+from ._cv_folds import array_fold_stats, dask_fold_stats, total_stats
 from ._dask import is_dask_collection
 from ._stats import (
     OVERFLOW_MESSAGE,
     SufficientStats,
-    raise_not_finite,
-    sufficient_stats,
 )
 from ._typing import F64
 from ._validation import (
     check_choice,
     check_params,
     check_real,
-    check_sample_weight,
-    check_X,
-    check_y,
 )
 
 __all__ = ["LinearRegressionCV"]
@@ -342,31 +337,20 @@ class LinearRegressionCV(LinearModel):
                 f"chooses the ridge's penalty: use penalty='l2', not "
                 f"{self.penalty!r}, or an int cv"
             )
-        if is_dask_collection(X) or is_dask_collection(y):
-            from ._dask import as_dask_X_y, gather_stats
-
-            if self.cv is None:
-                raise TypeError(
-                    "cv=None (leave-one-out) reads the rows a second time: for "
-                    "Dask arrays use cv='gcv' or an int cv"
-                )
-            if sample_weight is not None:
-                raise ValueError("sample_weight is not supported with Dask arrays")
-            Xd, yd = as_dask_X_y(X, y)
-            return gather_stats(Xd, yd, backend, self.n_jobs), Xd.dtype, None
-        Xa = check_X(X, finite=False)
-        ya = check_y(y, Xa.shape[0], finite=False, multi_output=True)
-        w = check_sample_weight(sample_weight, Xa.shape[0])
-        threads = resolve_n_threads(self.n_jobs, kernels, Xa.size)
-        total = sufficient_stats(kernels, Xa, ya, threads, w)
-        if not total.finite():
-            raise_not_finite(Xa, ya)
+        if self.cv is None and (is_dask_collection(X) or is_dask_collection(y)):
+            raise TypeError(
+                "cv=None (leave-one-out) reads the rows a second time: for "
+                "Dask arrays use cv='gcv' or an int cv"
+            )
+        total, dtype, rows = total_stats(
+            kernels, self.n_jobs, X, y, sample_weight, backend
+        )
         if total.n_obs < 2 + int(bool(self.fit_intercept)):
             raise ValueError(
                 f"cv={self.cv!r} needs at least {2 + int(bool(self.fit_intercept))} "
                 "rows of positive weight"
             )
-        return total, Xa.dtype, (Xa, ya, w)
+        return total, dtype, rows
 
     def _without_folds(
         self,
@@ -380,10 +364,7 @@ class LinearRegressionCV(LinearModel):
         pass over ``rows``) or by GCV (``"gcv"``, from ``stats`` alone)."""
         with_const = bool(self.fit_intercept)
         total = _cv.moments_of(stats, with_const)
-        if isinstance(alphas, int):
-            grid = _cv.alpha_grid(total, 0.0, alphas, float(self.eps))
-        else:
-            grid = alphas
+        grid = _cv.grid_of(total, 0.0, alphas, float(self.eps))
         if self.cv is not None or rows is None:
             mean, sem = _cv.ridge_gcv(total, grid, with_const)
         else:
