@@ -32,7 +32,7 @@ from ._solver import (
 )
 from ._typing import F64
 
-__all__ = ["Evaluation", "SecondOrder", "proximal_newton"]
+__all__ = ["Evaluation", "SecondOrder", "min_norm_subgradient", "proximal_newton"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ _MAX_DAMPING_TRIES = 12
 _MIN_DAMPING = 1e-9
 
 
-def _min_norm_subgradient(theta: F64, g: F64, l1: F64, box: Box | None = None) -> F64:
+def min_norm_subgradient(theta: F64, g: F64, l1: F64, box: Box | None = None) -> F64:
     """The smallest element of the subdifferential of ``f + Σ l1·|θ|``,
     projected on the bounds ``box`` (when given).
 
@@ -135,6 +135,13 @@ def _newton_step(
     return _lasso_model(A, b, theta, np.ascontiguousarray(l1), lasso) - theta
 
 
+def _model_tol(A: F64, b: F64) -> float:
+    """The tolerance of a Newton model's minimiser: ``_CD_TOL`` of its scale
+    (the largest entry of its gradient or curvature)."""
+    size = max(float(np.abs(b).max(initial=0.0)), float(np.abs(A).max(initial=0.0)))
+    return _CD_TOL * (size if size > 0 else 1.0)
+
+
 def _box_model(A: F64, b: F64, start: F64, l1: F64, lasso: Lasso, box: Box) -> F64:
     """``argmin ½ uᵀAu − bᵀu + Σ l1·|u|`` within ``box``, from ``start``
     (inside it): coordinate descent clipped to the bounds, each round of
@@ -143,8 +150,7 @@ def _box_model(A: F64, b: F64, start: F64, l1: F64, lasso: Lasso, box: Box) -> F
     and satisfies every optimality condition), four times more sweeps after
     a guess that fails."""
     lower, upper = np.ascontiguousarray(box[0]), np.ascontiguousarray(box[1])
-    size = max(float(np.abs(b).max(initial=0.0)), float(np.abs(A).max(initial=0.0)))
-    tol = _CD_TOL * (size if size > 0 else 1.0)
+    tol = _model_tol(A, b)
     u = start.copy()
     sweeps, spent = 16, 0
     while spent < _CD_MAX_SWEEPS:
@@ -186,7 +192,7 @@ def _held_solution(A: F64, b: F64, u: F64, l1: F64, box: Box) -> F64 | None:
 
 def _box_violation(A: F64, b: F64, u: F64, l1: F64, box: Box) -> float:
     """The largest optimality violation of the box model at ``u``."""
-    return float(np.abs(_min_norm_subgradient(u, A @ u - b, l1, box)).max(initial=0.0))
+    return float(np.abs(min_norm_subgradient(u, A @ u - b, l1, box)).max(initial=0.0))
 
 
 def _lasso_model(A: F64, b: F64, start: F64, l1: F64, lasso: Lasso) -> F64:
@@ -203,8 +209,7 @@ def _lasso_model(A: F64, b: F64, start: F64, l1: F64, lasso: Lasso) -> F64:
     ends, at the exact minimiser; a search that has not ended after a few
     times ``d`` moves gives way to coordinate descent to ``tol``.
     """
-    size = max(float(np.abs(b).max(initial=0.0)), float(np.abs(A).max(initial=0.0)))
-    tol = _CD_TOL * (size if size > 0 else 1.0)
+    tol = _model_tol(A, b)
     u = start.copy()
     lasso(A, b, u, 1.0, 0.0, tol, 16, 0.0, l1)
     exact = _feature_sign(A, b, u, l1, tol, 4 * u.shape[0] + 20)
@@ -270,10 +275,8 @@ def _best_on_the_way(
 
 def _set_optimal(A: F64, b: F64, x: F64, l1: F64, keep: Any, tol: float) -> bool:
     """The optimality conditions hold on the coordinates of ``keep``."""
-    r = (b - A @ x)[keep]
-    on = x[keep]
-    viol = np.where(on != 0.0, np.abs(r - l1[keep] * np.sign(on)), np.abs(r) - l1[keep])
-    return bool(np.all(viol <= tol))
+    sub = min_norm_subgradient(x, A @ x - b, l1)
+    return bool(np.all(np.abs(sub[keep]) <= tol))
 
 
 def proximal_newton(
@@ -321,7 +324,7 @@ def proximal_newton(
     damping = 0.0
     reported = -1
     reason: str | None = None
-    gnorm = _norm(_min_norm_subgradient(theta, g, l1, box))
+    gnorm = _norm(min_norm_subgradient(theta, g, l1, box))
     while reason is None:
         if not (math.isfinite(F) and math.isfinite(gnorm)):
             reason = "diverged"
@@ -353,7 +356,7 @@ def proximal_newton(
         if not objective.final and -predicted <= max(objective.stage_tol(), rounding):
             if objective.advance(exact):
                 F, exact, g, H = evaluate(theta)
-                gnorm = _norm(_min_norm_subgradient(theta, g, l1, box))
+                gnorm = _norm(min_norm_subgradient(theta, g, l1, box))
             continue
         t = 1.0
         for _ in range(_MAX_BACKTRACKS):
@@ -371,7 +374,7 @@ def proximal_newton(
             damping = 0.0
         max_step = t * length if t < 1.0 else max(max_step, 4.0 * length)
         theta, F, exact, g, H = trial, F_new, exact_new, g_new, H_new
-        gnorm = _norm(_min_norm_subgradient(theta, g, l1, box))
+        gnorm = _norm(min_norm_subgradient(theta, g, l1, box))
         curve.append(exact)
         n_iter += 1
         if exact > _diverged_above(curve[0]):

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._codes import LOSS_CODES
+from ._newton import min_norm_subgradient
 from ._numpy_blocks import Array, Workspace, row_blocks
 from ._numpy_scores import cluster_scores, score_gram
 from ._solver import StopRule, conjugate_gradient
@@ -159,15 +160,8 @@ def _cd_violation(
     """The largest entry of the minimum-norm subgradient at ``beta``,
     projected on the bounds, over the coordinates in ``keep``."""
     lam, l2, lo, hi = box
-    grad = -r + l2 * beta
-    s = np.where(
-        beta != 0,
-        grad + lam * np.sign(beta),
-        np.sign(grad) * np.maximum(np.abs(grad) - lam, 0.0),
-    )
-    # at a bound, a push outwards is no violation
-    s[((beta <= lo) & (s > 0)) | ((beta >= hi) & (s < 0))] = 0.0
-    return float(np.abs(s[keep]).max(initial=0.0))
+    sub = min_norm_subgradient(beta, l2 * beta - r, lam, (lo, hi))
+    return float(np.abs(sub[keep]).max(initial=0.0))
 
 
 def moments(X: Array, y: Array, mean: F64, m2: F64, n_threads: int) -> None:
