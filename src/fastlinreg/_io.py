@@ -555,8 +555,8 @@ _NOT_JSON = object()
 
 def _plain_bounds(bounds: Any) -> Any:
     """``bounds`` as JSON: ``[lower, upper]``, each a number or a list of
-    them, infinities as the strings ``"inf"``/``"-inf"`` (which the estimator
-    reads back as numbers)."""
+    them, infinities as the strings ``"inf"``/``"-inf"`` (JSON has none;
+    :func:`_read_bounds` reads them back)."""
     if bounds is None:
         return None
 
@@ -569,6 +569,18 @@ def _plain_bounds(bounds: Any) -> Any:
         return [side(v) for v in bounds]
     except (TypeError, ValueError):
         return _NOT_JSON
+
+
+def _read_bounds(saved: Any) -> tuple[Any, Any]:
+    """The ``(lower, upper)`` of :func:`_plain_bounds`'s JSON."""
+
+    def side(value: Any) -> Any:
+        if isinstance(value, list):
+            return [float(v) for v in value]
+        return float(value)
+
+    lower, upper = saved
+    return side(lower), side(upper)
 
 
 def _refit_params(model: Any) -> dict[str, Any]:
@@ -638,7 +650,10 @@ def read_model(path: PathLike) -> tuple[LinearRegression, dict[str, Any]]:
 
 def _rebuild(doc: dict[str, Any]) -> LinearRegression:
     known = LinearRegression().get_params()
-    model = LinearRegression(**{k: v for k, v in doc["params"].items() if k in known})
+    params = {k: v for k, v in doc["params"].items() if k in known}
+    if params.get("bounds") is not None:
+        params["bounds"] = _read_bounds(params["bounds"])
+    model = LinearRegression(**params)
     dtype = np.dtype(doc["dtype"])
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, not {dtype}")

@@ -7,7 +7,6 @@ rows at the chosen one, then come from those statistics alone.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -26,6 +25,7 @@ from ._stats import (
 from ._typing import F64
 from ._validation import (
     check_choice,
+    check_floats,
     check_params,
     check_real,
 )
@@ -288,7 +288,9 @@ class LinearRegressionCV(LinearModel):
         if self.penalty == "l2":
             return [0.0]
         ratios = np.atleast_1d(
-            _floats(self.l1_ratio, "l1_ratio", "a float in (0, 1] or a list of them")
+            check_floats(
+                self.l1_ratio, "l1_ratio", "a float in (0, 1] or a list of them"
+            )
         )
         if (
             ratios.ndim != 1
@@ -311,7 +313,7 @@ class LinearRegressionCV(LinearModel):
             if not 1 <= a <= _MAX_ALPHAS:
                 raise ValueError(f"alphas must be from 1 to {_MAX_ALPHAS}, got {a}")
             return
-        arr = _floats(a, "alphas", "an int or an array of floats")
+        arr = check_floats(a, "alphas", "an int or an array of floats")
         if arr.ndim != 1 or arr.size == 0 or not (np.isfinite(arr) & (arr > 0)).all():
             raise ValueError(
                 "alphas must be an int or a 1-D array of positive finite floats, "
@@ -421,21 +423,3 @@ def _fitted_state(
             "sem_test_mse": each(lambda c: c.sem, True),
         },
     }
-
-
-def _floats(value: Any, name: str, expected: str) -> F64:
-    """``value`` as a float64 array, or a TypeError naming the parameter
-    (strings, bools, complex numbers and objects that are not numbers)."""
-    message = f"{name} must be {expected}, got {value!r:.60}"
-    if isinstance(value, str | bytes | bool | np.bool_):
-        raise TypeError(message)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", np.exceptions.ComplexWarning)
-            raw = np.asarray(value)
-            if raw.dtype.kind not in "iufO":
-                raise TypeError(message)
-            with np.errstate(over="ignore"):
-                return np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError, np.exceptions.ComplexWarning):
-        raise TypeError(message) from None

@@ -15,7 +15,7 @@ import numpy as np
 
 from ._coords import Coordinates
 from ._typing import F64
-from ._validation import check_choice, check_real
+from ._validation import check_choice, check_floats, check_real
 
 __all__ = [
     "PENALTIES",
@@ -156,13 +156,9 @@ def check_bounds(positive: Any, bounds: Any) -> Bounds | None:
         )
     sides = []
     for name, value in zip(("lower", "upper"), bounds, strict=True):
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"bounds: the {name} bound must be a float or an array of "
-                f"floats, got {value!r:.60}"
-            ) from None
+        arr = check_floats(
+            value, f"bounds: the {name} bound", "a float or an array of floats"
+        )
         if arr.ndim > 1 or np.isnan(arr).any() or arr.size == 0:
             raise ValueError(
                 f"bounds: the {name} bound must be a float or a 1-D array of "

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._exceptions import DataConversionWarning
-from ._typing import FloatArray
+from ._typing import F64, FloatArray
 
 __all__ = [
     "check_X",
@@ -321,6 +321,24 @@ def check_real(value: Any, name: str, rule: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{name} must be {rule}, got {value!r}")
     return number
+
+
+def check_floats(value: Any, name: str, expected: str) -> F64:
+    """``value`` as a float64 array, or a TypeError naming the parameter
+    (strings, bools, complex numbers and objects that are not numbers)."""
+    message = f"{name} must be {expected}, got {value!r:.60}"
+    if isinstance(value, str | bytes | bool | np.bool_):
+        raise TypeError(message)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            raw = np.asarray(value)
+            if raw.dtype.kind not in "iufO":
+                raise TypeError(message)
+            with np.errstate(over="ignore"):
+                return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError, np.exceptions.ComplexWarning):
+        raise TypeError(message) from None
 
 
 def check_coef(
