@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ._penalties import bounds_from_json, bounds_to_json
 from ._version import __version__
 from .linear_model import LinearRegression
 
@@ -526,7 +527,9 @@ def save_model(
             f"{len(names)} feature names for a model with {coef.shape[0]} features"
         )
     params = {
-        k: _plain_bounds(v) if k == "bounds" else _plain(v)
+        k: (bounds_to_json(v) or _NOT_JSON)
+        if k == "bounds" and v is not None
+        else _plain(v)
         for k, v in _refit_params(model).items()
     }
     doc = {
@@ -551,36 +554,6 @@ def save_model(
 
 
 _NOT_JSON = object()
-
-
-def _plain_bounds(bounds: Any) -> Any:
-    """``bounds`` as JSON: ``[lower, upper]``, each a number or a list of
-    them, infinities as the strings ``"inf"``/``"-inf"`` (JSON has none;
-    :func:`_read_bounds` reads them back)."""
-    if bounds is None:
-        return None
-
-    def side(value: Any) -> Any:
-        arr = np.asarray(value, dtype=np.float64)
-        items = [float(v) if np.isfinite(v) else str(float(v)) for v in arr.reshape(-1)]
-        return items if arr.ndim else items[0]
-
-    try:
-        return [side(v) for v in bounds]
-    except (TypeError, ValueError):
-        return _NOT_JSON
-
-
-def _read_bounds(saved: Any) -> tuple[Any, Any]:
-    """The ``(lower, upper)`` of :func:`_plain_bounds`'s JSON."""
-
-    def side(value: Any) -> Any:
-        if isinstance(value, list):
-            return [float(v) for v in value]
-        return float(value)
-
-    lower, upper = saved
-    return side(lower), side(upper)
 
 
 def _refit_params(model: Any) -> dict[str, Any]:
@@ -652,7 +625,7 @@ def _rebuild(doc: dict[str, Any]) -> LinearRegression:
     known = LinearRegression().get_params()
     params = {k: v for k, v in doc["params"].items() if k in known}
     if params.get("bounds") is not None:
-        params["bounds"] = _read_bounds(params["bounds"])
+        params["bounds"] = bounds_from_json(params["bounds"])
     model = LinearRegression(**params)
     dtype = np.dtype(doc["dtype"])
     if dtype not in (np.float32, np.float64):

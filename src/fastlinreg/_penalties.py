@@ -21,6 +21,8 @@ __all__ = [
     "PENALTIES",
     "Bounds",
     "Penalty",
+    "bounds_from_json",
+    "bounds_to_json",
     "check_bounds",
     "check_penalty",
     "per_target_alphas",
@@ -179,3 +181,31 @@ def check_bounds(positive: Any, bounds: Any) -> Bounds | None:
             f"+inf, and every upper above -inf; got {bounds!r:.80}"
         )
     return Bounds(lower, upper)
+
+
+def bounds_to_json(bounds: Any) -> list[Any] | None:
+    """``bounds`` as JSON: ``[lower, upper]``, each a number or a list of
+    them, infinities as the strings ``"inf"``/``"-inf"`` (JSON has none);
+    None for no bounds, or bounds that are not numbers."""
+    if bounds is None:
+        return None
+
+    def side(value: Any) -> Any:
+        arr = np.asarray(value, dtype=np.float64)
+        items = [float(v) if np.isfinite(v) else str(float(v)) for v in arr.reshape(-1)]
+        return items if arr.ndim else items[0]
+
+    try:
+        return [side(v) for v in bounds]
+    except (TypeError, ValueError):
+        return None
+
+
+def bounds_from_json(saved: Any) -> tuple[Any, Any]:
+    """The ``(lower, upper)`` of :func:`bounds_to_json`'s JSON."""
+
+    def side(value: Any) -> Any:
+        return [float(v) for v in value] if isinstance(value, list) else float(value)
+
+    lower, upper = saved
+    return side(lower), side(upper)
