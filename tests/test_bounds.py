@@ -154,6 +154,7 @@ def test_partial_fit_and_dask_equal_the_fit():
         ({"bounds": (np.inf, np.inf)}, ValueError, "bounds"),
         ({"bounds": ([0.0, 0.0], 1.0)}, ValueError, "3 features"),
         ({"bounds": ("a", 1.0)}, TypeError, "lower"),
+        ({"bounds": (1j, 1.0)}, TypeError, "lower"),
         ({"bounds": ([0.0, 0.0], [1.0, 1.0, 1.0])}, ValueError, "bounds"),
         ({"positive": True, "solver": "cg"}, ValueError, "positive=True"),
     ],
